@@ -108,6 +108,10 @@ const (
 	AttrCertSubject Attr = "tls-cert-subject"
 	// AttrUserAgent is an HTTP User-Agent the device sent.
 	AttrUserAgent Attr = "user-agent"
+	// AttrBanner is text a service shows about itself (a Telnet or FTP
+	// banner, a message of the day, an HTTP realm), bounded and stripped of
+	// control characters; the inventory reads device kinds and models from it.
+	AttrBanner Attr = "banner"
 )
 
 // Weakness is a security-relevant property seen on the wire.
