@@ -35,6 +35,21 @@ func DataDir(t testing.TB) string {
 	return dir
 }
 
+// OptionalDataDir returns the shared data folder and whether it exists,
+// for fuzz targets that add real seeds when they can.
+func OptionalDataDir() (string, bool) {
+	dir := os.Getenv("HEIR_DATA")
+	if dir == "" {
+		root, err := Root()
+		if err != nil {
+			return "", false
+		}
+		dir = filepath.Join(root, "..", "shared", "data")
+	}
+	_, err := os.Stat(dir)
+	return dir, err == nil
+}
+
 // DataFile returns a path inside the shared data folder, skipping or
 // failing like DataDir when it is absent.
 func DataFile(t testing.TB, rel string) string {

@@ -1,0 +1,35 @@
+// Package registry lists heir's protocol dissectors. It is the one place
+// that knows every dissector package; the command line asks it for the set
+// to run.
+package registry
+
+import (
+	"github.com/heir-emd/heir/internal/proto"
+)
+
+// Options configure the dissectors.
+type Options struct {
+	// Defaults checks logins against known default credentials; nil
+	// disables the check.
+	Defaults DefaultChecker
+}
+
+// DefaultChecker says whether a user name and password pair is a known
+// default credential.
+type DefaultChecker interface {
+	IsDefault(user, password string) bool
+}
+
+// All returns a fresh instance of every dissector.
+func All(opts Options) []proto.Dissector {
+	return []proto.Dissector{}
+}
+
+// Names returns the names of the dissectors All returns.
+func Names() []string {
+	var out []string
+	for _, d := range All(Options{}) {
+		out = append(out, d.Name())
+	}
+	return out
+}
