@@ -267,9 +267,9 @@ var (
 		Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Proto: packet.ProtoUDP}
 	sctp4 = packet.Packet{IPVersion: 4, EtherType: packet.EtherTypeIPv4, Src: netip.MustParseAddr("10.0.0.1"),
 		Dst: netip.MustParseAddr("10.0.0.2"), Proto: packet.ProtoSCTP, SrcPort: 38412, DstPort: 38412}
-	gre4  = packet.Packet{IPVersion: 4, Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Proto: 47}
-	lldp  = packet.Packet{HasEth: true, SrcMAC: macB, EtherType: 0x88cc}
-	raw6  = packet.Packet{EtherType: packet.EtherTypeIPv6, IPVersion: 6, Src: netip.MustParseAddr("2001:db8::1"), Dst: netip.MustParseAddr("2001:db8::1"), Proto: packet.ProtoTCP, SrcPort: 80, DstPort: 80}
+	gre4    = packet.Packet{IPVersion: 4, Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Proto: 47}
+	lldp    = packet.Packet{HasEth: true, SrcMAC: macB, EtherType: 0x88cc}
+	raw6    = packet.Packet{EtherType: packet.EtherTypeIPv6, IPVersion: 6, Src: netip.MustParseAddr("2001:db8::1"), Dst: netip.MustParseAddr("2001:db8::1"), Proto: packet.ProtoTCP, SrcPort: 80, DstPort: 80}
 	nothing packet.Packet
 )
 
