@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/heir-emd/heir/internal/event"
+	"github.com/heir-emd/heir/internal/report"
+)
+
+func heir(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+const labCapture = "../../testdata/lab/medlab-dev.pcap"
+
+func TestHelpAndUsage(t *testing.T) {
+	code, out, _ := heir(t, "help")
+	if code != ExitOK || !strings.Contains(out, "analyze") || !strings.Contains(out, "Exit codes") {
+		t.Fatalf("help: %d %q", code, out)
+	}
+	for _, cmd := range []string{"analyze", "sense", "version"} {
+		code, _, errOut := heir(t, cmd, "--help")
+		if code != ExitOK || !strings.Contains(errOut, "Usage: heir "+cmd) {
+			t.Errorf("%s --help: %d %q", cmd, code, errOut)
+		}
+	}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"analyze"}, "give at least one capture"},
+		{[]string{"analyze", "/nonexistent.pcap"}, "no such file"},
+		{[]string{"analyze", "--fail-on", "cleartext-everything", labCapture}, "unknown weakness"},
+		{[]string{"analyze", "--home-net", "10.0.0.0/33", labCapture}, "--home-net"},
+		{[]string{"sense"}, "say where to read packets"},
+		{[]string{"sense", "--iface", "eth0", "--read", "x.pcap"}, "not both"},
+		{[]string{"analyze", "--no-such-flag", labCapture}, "flag provided but not defined"},
+	}
+	for _, c := range cases {
+		code, _, errOut := heir(t, c.args...)
+		if code != ExitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", c.args, code, errOut, c.want)
+		}
+	}
+	junk := filepath.Join(t.TempDir(), "junk.pcap")
+	os.WriteFile(junk, []byte("this is not a capture"), 0o644)
+	if code, _, errOut := heir(t, "analyze", junk); code != ExitUsage || !strings.Contains(errOut, "not a pcap") {
+		t.Errorf("junk: %d %q", code, errOut)
+	}
+}
+
+func TestAnalyzeLabJSON(t *testing.T) {
+	code, out, errOut := heir(t, "analyze", "--json", labCapture)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var r report.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("report is not JSON: %v", err)
+	}
+	// capinfos says the lab capture has 7,911 packets.
+	if r.V != 1 || r.Type != "report" || r.Packets.Frames != 7911 || len(r.Inputs) != 1 {
+		t.Fatalf("report header: v%d %q %d frames %d inputs", r.V, r.Type, r.Packets.Frames, len(r.Inputs))
+	}
+	var flows uint64
+	for _, p := range r.Protocols {
+		flows += p.Flows
+	}
+	if flows == 0 {
+		t.Fatal("no flows in the report")
+	}
+}
+
+func TestAnalyzeText(t *testing.T) {
+	code, out, errOut := heir(t, "analyze", labCapture)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, section := range []string{"DEVICES", "PROTOCOLS", "WEAKNESSES", "7,911 packets"} {
+		if !strings.Contains(out, section) {
+			t.Errorf("text report lacks %q:\n%s", section, out)
+		}
+	}
+}
+
+func TestSenseReplayEvents(t *testing.T) {
+	outFile := filepath.Join(t.TempDir(), "events.jsonl")
+	code, _, errOut := heir(t, "sense", "--read", "--out", outFile, labCapture)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	f, err := os.Open(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	types := map[string]int{}
+	var final bool
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var rec struct {
+			V     int    `json:"v"`
+			Type  string `json:"type"`
+			Final bool   `json:"final"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("line is not JSON: %v: %s", err, sc.Text())
+		}
+		if rec.V != event.Version {
+			t.Fatalf("line without v=1: %s", sc.Text())
+		}
+		types[rec.Type]++
+		final = final || rec.Final
+	}
+	if types[event.TypeFlow] == 0 || types[event.TypeStats] == 0 || !final {
+		t.Fatalf("event types %v, final stats %v", types, final)
+	}
+	for ty := range types {
+		switch ty {
+		case event.TypeFlow, event.TypeObservation, event.TypeAsset, event.TypeStats:
+		default:
+			t.Errorf("undocumented event type %q", ty)
+		}
+	}
+}
