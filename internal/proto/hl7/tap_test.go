@@ -66,4 +66,3 @@ func captureStreams(tb testing.TB, d proto.Dissector, rel string) []tapStream {
 	sensortest.Run(tb, sensor.Config{}, []proto.Dissector{tap{d, &streams}}, path)
 	return streams
 }
-
