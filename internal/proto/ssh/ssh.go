@@ -172,10 +172,10 @@ const (
 type pktStatus uint8
 
 const (
-	pktOK      pktStatus = iota
-	pktShort             // wait for more bytes
-	pktBad               // not a binary packet: give up on this side
-	pktNotKex            // a packet, but not KEXINIT
+	pktOK     pktStatus = iota
+	pktShort            // wait for more bytes
+	pktBad              // not a binary packet: give up on this side
+	pktNotKex           // a packet, but not KEXINIT
 )
 
 // readKexInit reads one binary packet from data and decodes it as
