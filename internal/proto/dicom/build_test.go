@@ -395,3 +395,20 @@ func run(t testing.TB, segs []segment, chunk int) (*sink, *feeder) {
 	s.End(proto.Meta{Time: time.Unix(1700000100, 0)})
 	return out, f
 }
+
+// gap loses n bytes of dir as the engine does: bytes the session asked to
+// skip are not reported, held bytes are lost with the hole.
+func (f *feeder) gap(dir proto.Dir, n int) {
+	if f.done {
+		return
+	}
+	if f.skip[dir] >= n {
+		f.skip[dir] -= n
+		return
+	}
+	n -= f.skip[dir]
+	f.skip[dir] = 0
+	lost := n + len(f.held[dir])
+	f.held[dir] = nil
+	f.s.Gap(dir, lost)
+}

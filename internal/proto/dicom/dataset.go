@@ -3,6 +3,7 @@ package dicom
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 )
 
 // syntax is how a data set is encoded.
@@ -398,15 +399,25 @@ func queryLevel(b []byte) string {
 	return "other"
 }
 
+// identifyingStrings holds the "(gggg,eeee)" form of identifyingTags, made
+// once so that reporting them does not format strings per message.
+var identifyingStrings = func() [len(identifyingTags)]string {
+	var s [len(identifyingTags)]string
+	for i, t := range identifyingTags {
+		s[i] = tagString(t.tag)
+	}
+	return s
+}()
+
 // attributes lists the entries of identifyingTags whose bits are in mask.
 func attributes(mask uint32) []Attribute {
 	if mask == 0 {
 		return nil
 	}
-	var out []Attribute
+	out := make([]Attribute, 0, bits.OnesCount32(mask))
 	for i, t := range identifyingTags {
 		if mask&(1<<i) != 0 {
-			out = append(out, Attribute{Tag: tagString(t.tag), Keyword: t.keyword})
+			out = append(out, Attribute{Tag: identifyingStrings[i], Keyword: t.keyword})
 		}
 	}
 	return out

@@ -2,6 +2,7 @@ package dicom
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"strings"
 
 	"github.com/heir-emd/heir/internal/event"
@@ -444,9 +445,10 @@ func servesIt(c *command) bool {
 // message, never their values.
 func phiDetail(found uint32, command string) string {
 	var b strings.Builder
+	b.Grow(40 + 12*bits.OnesCount32(found) + len(command))
 	b.WriteString("patient attributes ")
 	first := true
-	for i, t := range identifyingTags {
+	for i := range identifyingTags {
 		if found&(1<<i) == 0 {
 			continue
 		}
@@ -454,7 +456,7 @@ func phiDetail(found uint32, command string) string {
 			b.WriteByte(',')
 		}
 		first = false
-		b.WriteString(tagString(t.tag))
+		b.WriteString(identifyingStrings[i])
 	}
 	b.WriteString(" in ")
 	b.WriteString(command)
