@@ -1,0 +1,211 @@
+//go:build linux
+
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gopacket/gopacket/afpacket"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/heir-emd/heir/internal/packet"
+)
+
+// OpenLive starts capturing on the named interfaces through AF_PACKET
+// TPACKET_V3 rings, in pure Go. Capture runs until ctx is cancelled or
+// Close is called. Packet.Input is the interface's index in ifaces;
+// Packet.Frame counts the packets captured on that interface, so a gap in
+// frame numbers shows packets dropped in heir's queue.
+//
+// It needs root or CAP_NET_RAW. Ethernet interfaces and loopback are read
+// with their link headers (LinkEthernet); interfaces without one (tun,
+// WireGuard, PPP, IP-in-IP, GRE, SIT) as raw IP (LinkRaw).
+func OpenLive(ctx context.Context, ifaces []string, opts LiveOptions) (Source, error) {
+	if len(ifaces) == 0 {
+		return nil, errors.New("live capture: no interface given")
+	}
+	opts.defaults()
+	if err := opts.validate(unix.Getpagesize()); err != nil {
+		return nil, fmt.Errorf("live capture: %w", err)
+	}
+	seen := map[string]bool{}
+	var (
+		rings []ring
+		links []packet.LinkType
+	)
+	fail := func(err error) (Source, error) {
+		for _, r := range rings {
+			r.close()
+		}
+		return nil, err
+	}
+	for _, name := range ifaces {
+		if seen[name] {
+			return fail(fmt.Errorf("live capture: interface %s given twice", name))
+		}
+		seen[name] = true
+		r, link, err := openRing(name, &opts)
+		if err != nil {
+			return fail(err)
+		}
+		rings = append(rings, r)
+		links = append(links, link)
+	}
+	l := newLive(ctx, ifaces, links, rings, opts)
+	l.start()
+	return l, nil
+}
+
+// ARPHRD device types (linux/if_arp.h) heir knows how to read.
+const (
+	arphrdEther    = 1
+	arphrdIEEE802  = 6
+	arphrdPPP      = 512
+	arphrdRawIP    = 519
+	arphrdTunnel   = 768
+	arphrdTunnel6  = 769
+	arphrdSit      = 776
+	arphrdIPGRE    = 778
+	arphrdLoopback = 772
+	arphrdIP6GRE   = 823
+	arphrdNone     = 0xfffe
+)
+
+// linkOf maps a device type to the link type of its frames and the socket
+// type that reads them: Ethernet-like devices with their headers, the
+// others without any link header (SOCK_DGRAM), as raw IP.
+func linkOf(hatype uint16) (packet.LinkType, afpacket.OptSocketType, bool) {
+	switch hatype {
+	case arphrdEther, arphrdIEEE802, arphrdLoopback:
+		// Linux loopback frames carry an Ethernet header with zero MACs.
+		return packet.LinkEthernet, afpacket.SocketRaw, true
+	case arphrdNone, arphrdPPP, arphrdRawIP, arphrdTunnel, arphrdTunnel6, arphrdSit, arphrdIPGRE, arphrdIP6GRE:
+		return packet.LinkRaw, afpacket.SocketDgram, true
+	}
+	return 0, 0, false
+}
+
+func openRing(name string, o *LiveOptions) (ring, packet.LinkType, error) {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return nil, 0, fmt.Errorf("live capture: no interface %q (available: %s)", name, available())
+	}
+	hatype, err := deviceType(name)
+	if err != nil {
+		return nil, 0, fmt.Errorf("live capture on %s: read device type: %w", name, err)
+	}
+	link, socktype, ok := linkOf(hatype)
+	if !ok {
+		return nil, 0, fmt.Errorf("live capture on %s: device type %d (ARPHRD) is not supported; heir reads Ethernet and raw-IP interfaces", name, hatype)
+	}
+	tp, err := afpacket.NewTPacket(
+		afpacket.OptInterface(name),
+		afpacket.OptSocketType(socktype),
+		afpacket.TPacketVersion3,
+		afpacket.OptBlockSize(o.BlockSize),
+		afpacket.OptNumBlocks(o.NumBlocks),
+		afpacket.OptFrameSize(o.FrameSize),
+		afpacket.OptBlockTimeout(o.BlockTimeout),
+		afpacket.OptPollTimeout(o.FlushInterval),
+	)
+	if err != nil {
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			return nil, 0, fmt.Errorf("capture on %s needs root or CAP_NET_RAW: %w", name, err)
+		}
+		return nil, 0, fmt.Errorf("live capture on %s: open AF_PACKET ring (%d blocks of %d bytes): %w", name, o.NumBlocks, o.BlockSize, err)
+	}
+	// A one-instruction filter makes the kernel cut packets to the snap
+	// length before they take ring space, as libpcap does.
+	snap := []bpf.RawInstruction{{Op: unix.BPF_RET | unix.BPF_K, K: uint32(o.SnapLen)}}
+	if err := tp.SetBPF(snap); err != nil {
+		tp.Close()
+		return nil, 0, fmt.Errorf("live capture on %s: set snap length: %w", name, err)
+	}
+	if o.Promiscuous {
+		if err := tp.SetPromiscuous(true); err != nil {
+			tp.Close()
+			return nil, 0, fmt.Errorf("live capture on %s: promiscuous mode: %w", name, err)
+		}
+	}
+	return &afRing{tp: tp, ifindex: ifi.Index}, link, nil
+}
+
+// deviceType asks the kernel for an interface's ARPHRD type, the family of
+// its hardware address. The ioctl runs in the calling thread's network
+// namespace, like the interface lookup.
+func deviceType(name string) (uint16, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return 0, err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
+		return 0, err
+	}
+	return ifr.Uint16(), nil
+}
+
+// available lists the interfaces there are, for error messages.
+func available() string {
+	ifs, err := net.Interfaces()
+	if err != nil || len(ifs) == 0 {
+		return "none found"
+	}
+	names := make([]string, len(ifs))
+	for i, ifi := range ifs {
+		names[i] = ifi.Name
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// afRing reads a gopacket afpacket ring.
+type afRing struct {
+	tp      *afpacket.TPacket
+	ifindex int
+}
+
+func (r *afRing) next() ([]byte, time.Time, int, int, error) {
+	for {
+		data, ci, err := r.tp.ZeroCopyReadPacketData()
+		if err != nil {
+			if errors.Is(err, afpacket.ErrTimeout) {
+				return nil, time.Time{}, 0, -1, errRingTimeout
+			}
+			return nil, time.Time{}, 0, -1, err
+		}
+		// The socket is bound to one interface; a packet of another one
+		// could only have slipped in before the bind.
+		if ci.InterfaceIndex != 0 && ci.InterfaceIndex != r.ifindex {
+			continue
+		}
+		vlan := -1
+		for _, a := range ci.AncillaryData {
+			if v, ok := a.(afpacket.AncillaryVLAN); ok {
+				vlan = v.VLAN
+			}
+		}
+		return data, ci.Timestamp, ci.Length, vlan, nil
+	}
+}
+
+func (r *afRing) counters() (uint32, uint32, error) {
+	_, v3, err := r.tp.SocketStats()
+	if err != nil {
+		return 0, 0, err
+	}
+	return uint32(v3.Packets()), uint32(v3.Drops()), nil
+}
+
+func (r *afRing) close() { r.tp.Close() }
