@@ -328,7 +328,7 @@ func decode(msg *layers.DHCPv4, data []byte) (det *Detail, ok bool) {
 			det.DomainName = text(v)
 		case 81: // client FQDN: flags, two obsolete rcodes, then the name
 			if len(v) > 3 {
-				det.FQDN = fqdn(v[0], v[3:])
+				det.FQDN = strings.TrimSuffix(fqdn(v[0], v[3:]), ".")
 			}
 		case layers.DHCPOptClassID:
 			det.VendorClass = text(v)

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
 	"github.com/heir-emd/heir/internal/event"
 	"github.com/heir-emd/heir/internal/proto"
 	"github.com/heir-emd/heir/internal/sensor"
@@ -328,7 +331,11 @@ func FuzzDHCP(f *testing.F) {
 		}
 	}
 	d := New()
+	var raw layers.DHCPv4
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// gopacket itself, without the session's recover, so that a
+		// panic in it is found and reported rather than hidden.
+		_ = raw.DecodeFromBytes(data, gopacket.NilDecodeFeedback)
 		var s sink
 		c := &proto.Conn{ID: "f", Transport: proto.UDP, Client: client, Server: bcast, Proto: Name}
 		v := d.Probe(c, proto.ToServer, data)
