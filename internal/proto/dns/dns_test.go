@@ -617,10 +617,14 @@ func seeds(f *testing.F, files ...string) {
 	}
 }
 
-// FuzzDNS feeds one datagram to the probe and to unicast and mDNS sessions.
+// FuzzDNS feeds one datagram to the probe and to unicast, mDNS and NBNS
+// sessions.
 func FuzzDNS(f *testing.F) {
-	seeds(f, "dns.pcap", "malformed_dns.pcap", "badpackets.pcap", "fuzz-2006-06-26-2594.pcap")
+	seeds(f, "dns.pcap", "malformed_dns.pcap", "badpackets.pcap", "fuzz-2006-06-26-2594.pcap", "netbios.pcap")
+	f.Add(nbRegistration("INFUSION-GW", 0, false, "10.2.0.7"))
+	f.Add(nbStatusResponse())
 	d := NewUDP()
+	nbns := NewNBNS()
 	var raw layers.DNS
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// gopacket itself, without the session's recover, so that a
@@ -634,6 +638,9 @@ func FuzzDNS(f *testing.F) {
 			ss.Feed(proto.ToClient, data, meta(2, 1))
 			ss.End(meta(0, 2))
 		}
+		nbns.Probe(conn(cli, srv, proto.UDP), proto.ToServer, data)
+		ss := nbns.New(conn(cli, srv, proto.UDP), &sink{})
+		ss.Feed(proto.ToServer, data, meta(1, 0))
 	})
 }
 
