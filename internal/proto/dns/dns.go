@@ -49,7 +49,14 @@ func newDecoders() *decoders {
 // The struct is only valid during fn.
 func (d *decoders) decode(msg []byte, fn func(m *layers.DNS, err error)) {
 	m := d.pool.Get().(*layers.DNS)
-	defer d.pool.Put(m)
+	defer func() {
+		if cap(m.Answers) > 1024 || cap(m.Questions) > 1024 || cap(m.Additionals) > 1024 || cap(m.Authorities) > 1024 {
+			// A hostile message can grow the slices to 64k records;
+			// do not keep that in the pool.
+			return
+		}
+		d.pool.Put(m)
+	}()
 	var err error
 	func() {
 		defer func() {
@@ -62,11 +69,6 @@ func (d *decoders) decode(msg []byte, fn func(m *layers.DNS, err error)) {
 		}()
 		err = m.DecodeFromBytes(msg, gopacket.NilDecodeFeedback)
 	}()
-	if cap(m.Answers) > 1024 {
-		// A hostile message can grow the slices to 64k records; do
-		// not keep that in the pool.
-		*m = layers.DNS{}
-	}
 	fn(m, err)
 }
 
