@@ -6,17 +6,25 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 
 	"github.com/heir-emd/heir/internal/capture"
 	"github.com/heir-emd/heir/internal/event"
+	"github.com/heir-emd/heir/internal/filter"
 	"github.com/heir-emd/heir/internal/proto"
 	"github.com/heir-emd/heir/internal/proto/registry"
 	"github.com/heir-emd/heir/internal/sensor"
 )
 
-func parseFilter(string) (sensor.Matcher, error) { return nil, errors.New("--filter: not wired yet") }
+func parseFilter(expr string) (sensor.Matcher, error) {
+	f, err := filter.Parse(expr)
+	if err != nil {
+		return nil, fmt.Errorf("--filter: %w", err)
+	}
+	return f, nil
+}
 
 func loadCredentials(string) (registry.DefaultChecker, error) { return nil, nil }
 

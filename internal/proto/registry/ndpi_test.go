@@ -45,7 +45,7 @@ var ndpiNames = map[string]string{
 // ndpiFlow is one line of an nDPI .out file.
 type ndpiFlow struct {
 	key   string
-	proto string // nDPI's master protocol name
+	proto string // nDPI's protocol name
 }
 
 // "	1	TCP 10.0.0.155:49242 <-> 10.0.0.126:6661 [proto: 380/HL7]…"
@@ -70,9 +70,14 @@ func parseOut(t *testing.T, path string) []ndpiFlow {
 		if err1 != nil || err2 != nil {
 			continue
 		}
+		// "NetBIOS.SMBv1", "TLS.Google": the application part names the
+		// protocol when heir knows it (SMB over NetBIOS), else the master.
 		name := m[4]
-		if i := strings.IndexByte(name, '.'); i >= 0 {
-			name = name[:i]
+		if master, app, ok := strings.Cut(name, "."); ok {
+			name = master
+			if _, known := ndpiNames[app]; known {
+				name = app
+			}
 		}
 		out = append(out, ndpiFlow{key: flowKey(strings.ToLower(m[1]), a, b), proto: name})
 	}

@@ -5,6 +5,12 @@ package registry
 
 import (
 	"github.com/heir-emd/heir/internal/proto"
+	"github.com/heir-emd/heir/internal/proto/dhcp"
+	"github.com/heir-emd/heir/internal/proto/dicom"
+	"github.com/heir-emd/heir/internal/proto/dns"
+	"github.com/heir-emd/heir/internal/proto/hl7"
+	"github.com/heir-emd/heir/internal/proto/smb"
+	"github.com/heir-emd/heir/internal/proto/ssh"
 )
 
 // Options configure the dissectors.
@@ -22,7 +28,18 @@ type DefaultChecker interface {
 
 // All returns a fresh instance of every dissector.
 func All(opts Options) []proto.Dissector {
-	return []proto.Dissector{}
+	return []proto.Dissector{
+		// Medical protocols first: when two dissectors could claim a
+		// stream, the engine asks in this order (after the port's own).
+		dicom.New(),
+		hl7.New(),
+		smb.New(),
+		ssh.New(),
+		dns.NewTCP(),
+		dns.NewUDP(),
+		dns.NewNBNS(),
+		dhcp.New(),
+	}
 }
 
 // Names returns the names of the dissectors All returns.
