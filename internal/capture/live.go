@@ -120,10 +120,24 @@ type ring interface {
 	// dropped for lack of ring space, since the ring was opened. They may
 	// wrap at 2^32.
 	counters() (received, dropped uint32, err error)
+	// reopen replaces a ring that failed, as after the link went down, by
+	// a new one on the same interface; its counters start again from zero.
+	// It returns errInterfaceGone when there is no interface to reopen.
+	reopen() error
 	close()
 }
 
-var errRingTimeout = errors.New("no packet within the poll interval")
+var (
+	errRingTimeout   = errors.New("no packet within the poll interval")
+	errInterfaceGone = errors.New("interface gone")
+)
+
+// Reopen delays after a ring failed: a link that went down is retried at
+// once, then less and less often.
+const (
+	reopenFirst = 100 * time.Millisecond
+	reopenMax   = 5 * time.Second
+)
 
 // LiveStats count what happened to one interface's packets.
 type LiveStats struct {
@@ -137,7 +151,10 @@ type LiveStats struct {
 	// copied but thrown away because the consumer's queue was full.
 	KernelDrops uint64
 	QueueDrops  uint64
-	Error       string
+	// Reopens counts how often the ring failed (the link went down) and
+	// was opened again.
+	Reopens uint64
+	Error   string
 }
 
 // Live captures from network interfaces. Each interface has a reader
@@ -172,6 +189,7 @@ type liveInput struct {
 	queueDrp atomic.Uint64
 	kernRecv atomic.Uint64
 	kernDrop atomic.Uint64
+	reopens  atomic.Uint64
 	packets  atomic.Uint64 // delivered
 	bytes    atomic.Uint64
 	mu       sync.Mutex
@@ -268,8 +286,16 @@ func (l *Live) read(in *liveInput) {
 		data, ts, wireLen, vlan, err := in.ring.next()
 		now := time.Now()
 		if err != nil && err != errRingTimeout {
+			updateStats()
 			in.setErr(fmt.Sprintf("capture on %s stopped: %v", in.name, err))
-			break
+			if len(b.pkts) > 0 {
+				b = l.handOver(in, b)
+			}
+			if !l.reopen(in) {
+				break
+			}
+			kc = kernelCounters{}
+			continue
 		}
 		if err == nil {
 			in.frame++
@@ -320,6 +346,35 @@ func (l *Live) read(in *liveInput) {
 	if len(b.pkts) > 0 {
 		// What was captured before the stop still reaches the consumer.
 		l.handOver(in, b)
+	}
+}
+
+// reopen waits for a failed interface to come back (a link going down
+// fails the socket for good) and opens a new ring on it. It gives up when
+// the interface is gone or capture stops.
+func (l *Live) reopen(in *liveInput) bool {
+	wait := reopenFirst
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		err := in.ring.reopen()
+		if err == nil {
+			in.reopens.Add(1)
+			in.setErr("")
+			return true
+		}
+		if errors.Is(err, errInterfaceGone) {
+			in.setErr(fmt.Sprintf("%s; %v", in.getErr(), err))
+			return false
+		}
+		in.setErr(fmt.Sprintf("capture on %s stopped: %v; retrying", in.name, err))
+		t.Reset(wait)
+		select {
+		case <-l.ctx.Done():
+			return false
+		case <-t.C:
+		}
+		wait = min(2*wait, reopenMax)
 	}
 }
 
@@ -441,7 +496,7 @@ func (l *Live) LiveStats() []LiveStats {
 	out := make([]LiveStats, len(l.inputs))
 	for i, in := range l.inputs {
 		out[i] = LiveStats{Name: in.name, LinkType: in.link, Captured: in.captured.Load(), Delivered: in.packets.Load(),
-			KernelDrops: in.kernDrop.Load(), QueueDrops: in.queueDrp.Load(), Error: in.getErr()}
+			KernelDrops: in.kernDrop.Load(), QueueDrops: in.queueDrp.Load(), Reopens: in.reopens.Load(), Error: in.getErr()}
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -105,6 +106,25 @@ func openRing(name string, o *LiveOptions) (ring, packet.LinkType, error) {
 	if !ok {
 		return nil, 0, fmt.Errorf("live capture on %s: device type %d (ARPHRD) is not supported; heir reads Ethernet and raw-IP interfaces", name, hatype)
 	}
+	// Remember the network namespace the interface was found in, so that a
+	// reopen after a link flap finds the same interface even when this
+	// thread was moved into another namespace only to open it.
+	nsfd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, 0, fmt.Errorf("live capture on %s: %w", name, err)
+	}
+	r := &afRing{name: name, opts: o, socktype: socktype, nsfd: nsfd}
+	if r.tp, err = newTPacket(name, o, socktype); err != nil {
+		unix.Close(nsfd)
+		return nil, 0, err
+	}
+	r.ifindex = ifi.Index
+	return r, link, nil
+}
+
+// newTPacket opens a ring on an interface of the calling thread's network
+// namespace.
+func newTPacket(name string, o *LiveOptions, socktype afpacket.OptSocketType) (*afpacket.TPacket, error) {
 	tp, err := afpacket.NewTPacket(
 		afpacket.OptInterface(name),
 		afpacket.OptSocketType(socktype),
@@ -117,24 +137,24 @@ func openRing(name string, o *LiveOptions) (ring, packet.LinkType, error) {
 	)
 	if err != nil {
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-			return nil, 0, fmt.Errorf("capture on %s needs root or CAP_NET_RAW: %w", name, err)
+			return nil, fmt.Errorf("capture on %s needs root or CAP_NET_RAW: %w", name, err)
 		}
-		return nil, 0, fmt.Errorf("live capture on %s: open AF_PACKET ring (%d blocks of %d bytes): %w", name, o.NumBlocks, o.BlockSize, err)
+		return nil, fmt.Errorf("live capture on %s: open AF_PACKET ring (%d blocks of %d bytes): %w", name, o.NumBlocks, o.BlockSize, err)
 	}
 	// A one-instruction filter makes the kernel cut packets to the snap
 	// length before they take ring space, as libpcap does.
 	snap := []bpf.RawInstruction{{Op: unix.BPF_RET | unix.BPF_K, K: uint32(o.SnapLen)}}
 	if err := tp.SetBPF(snap); err != nil {
 		tp.Close()
-		return nil, 0, fmt.Errorf("live capture on %s: set snap length: %w", name, err)
+		return nil, fmt.Errorf("live capture on %s: set snap length: %w", name, err)
 	}
 	if o.Promiscuous {
 		if err := tp.SetPromiscuous(true); err != nil {
 			tp.Close()
-			return nil, 0, fmt.Errorf("live capture on %s: promiscuous mode: %w", name, err)
+			return nil, fmt.Errorf("live capture on %s: promiscuous mode: %w", name, err)
 		}
 	}
-	return &afRing{tp: tp, ifindex: ifi.Index}, link, nil
+	return tp, nil
 }
 
 // deviceType asks the kernel for an interface's ARPHRD type, the family of
@@ -172,8 +192,12 @@ func available() string {
 
 // afRing reads a gopacket afpacket ring.
 type afRing struct {
-	tp      *afpacket.TPacket
-	ifindex int
+	tp       *afpacket.TPacket // nil after a failed reopen
+	ifindex  int
+	name     string
+	opts     *LiveOptions
+	socktype afpacket.OptSocketType
+	nsfd     int // the interface's network namespace
 }
 
 func (r *afRing) next() ([]byte, time.Time, int, int, error) {
@@ -182,6 +206,9 @@ func (r *afRing) next() ([]byte, time.Time, int, int, error) {
 		if err != nil {
 			if errors.Is(err, afpacket.ErrTimeout) {
 				return nil, time.Time{}, 0, -1, errRingTimeout
+			}
+			if errors.Is(err, afpacket.ErrPoll) {
+				err = errors.New("socket error (link down or interface removed)")
 			}
 			return nil, time.Time{}, 0, -1, err
 		}
@@ -201,6 +228,9 @@ func (r *afRing) next() ([]byte, time.Time, int, int, error) {
 }
 
 func (r *afRing) counters() (uint32, uint32, error) {
+	if r.tp == nil {
+		return 0, 0, errors.New("no ring")
+	}
 	_, v3, err := r.tp.SocketStats()
 	if err != nil {
 		return 0, 0, err
@@ -208,4 +238,69 @@ func (r *afRing) counters() (uint32, uint32, error) {
 	return uint32(v3.Packets()), uint32(v3.Drops()), nil
 }
 
-func (r *afRing) close() { r.tp.Close() }
+// reopen opens a new ring once the interface is up again. A socket whose
+// link went down keeps failing (its error sticks), hence a new one. The
+// work happens in the interface's namespace: on this thread when it is
+// already there, else on a thread moved there and then discarded.
+func (r *afRing) reopen() error {
+	if r.tp != nil {
+		r.tp.Close()
+		r.tp = nil
+	}
+	open := func() error {
+		ifi, err := net.InterfaceByName(r.name)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errInterfaceGone, err)
+		}
+		if ifi.Flags&net.FlagUp == 0 {
+			return errors.New("interface is down")
+		}
+		tp, err := newTPacket(r.name, r.opts, r.socktype)
+		if err != nil {
+			return err
+		}
+		r.tp, r.ifindex = tp, ifi.Index
+		return nil
+	}
+	same, err := sameNetns(r.nsfd)
+	if err != nil {
+		return err
+	}
+	if same {
+		return open()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		if err := unix.Setns(r.nsfd, unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("enter the interface's network namespace: %w", err)
+			return
+		}
+		errc <- open()
+	}()
+	return <-errc
+}
+
+// sameNetns says whether the calling thread is in the namespace nsfd
+// refers to.
+func sameNetns(nsfd int) (bool, error) {
+	var want, cur unix.Stat_t
+	if err := unix.Fstat(nsfd, &want); err != nil {
+		return false, err
+	}
+	if err := unix.Stat("/proc/thread-self/ns/net", &cur); err != nil {
+		return false, err
+	}
+	return want.Dev == cur.Dev && want.Ino == cur.Ino, nil
+}
+
+func (r *afRing) close() {
+	if r.tp != nil {
+		r.tp.Close()
+		r.tp = nil
+	}
+	if r.nsfd >= 0 {
+		unix.Close(r.nsfd)
+		r.nsfd = -1
+	}
+}

@@ -732,3 +732,57 @@ func TestLiveInterfaceRemoved(t *testing.T) {
 		return
 	}
 }
+
+// TestLiveLinkFlap takes the captured link down and up again: capture must
+// reopen its socket and go on, and the traffic after the flap must arrive.
+func TestLiveLinkFlap(t *testing.T) {
+	np := newNetpair(t, 1)
+	testenv.Tool(t, "curl")
+	l := np.links[0]
+	startHTTP(t, np, hostPort(l.srvIP, httpPort))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src, err := inNetns(np.cli, func() (capture.Source, error) {
+		return capture.OpenLive(ctx, []string{l.cliIf}, capture.LiveOptions{})
+	})
+	if err != nil {
+		t.Fatalf("OpenLive: %v", err)
+	}
+	defer src.Close()
+	live := src.(*capture.Live)
+	run(t, "ip", "-n", np.cli, "link", "set", l.cliIf, "down")
+	waitFor(t, "capture to see the link go down", func() bool { return live.LiveStats()[0].Error != "" })
+	t.Logf("link down: %s", live.LiveStats()[0].Error)
+	run(t, "ip", "-n", np.cli, "link", "set", l.cliIf, "up")
+	waitFor(t, "capture to reopen", func() bool { return live.LiveStats()[0].Reopens > 0 })
+	traffic := make(chan error, 1)
+	go func() {
+		err := np.client("curl", "-sS", "--noproxy", "*", "--max-time", "10", "-o", "/dev/null", "http://"+hostPort(l.srvIP, httpPort)+"/")
+		np.sentinel(l.srvIP)
+		traffic <- err
+	}()
+	rec := &sensortest.Recorder{}
+	consume(t, src, sensor.New(sensor.Config{}, nil, rec), np, 60*time.Second)
+	if err := <-traffic; err != nil {
+		t.Fatalf("traffic: %v", err)
+	}
+	checkFlow(t, rec.Flows, l, l.cliIP, l.srvIP, httpPort)
+	if ls := live.LiveStats()[0]; ls.Reopens != 1 || ls.Error != "" {
+		t.Errorf("after the flap: %+v", ls)
+	}
+}
+
+// waitFor polls cond every few milliseconds for up to 10 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("gave up waiting for %s after 10s", what)
+		}
+	}
+}

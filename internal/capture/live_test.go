@@ -24,6 +24,10 @@ type fakeRing struct {
 	drop   atomic.Uint32
 	closed atomic.Bool
 	err    error // returned once pkts is closed
+	// again, when set, is what a reopen reads from next; unset, the
+	// interface is gone.
+	again  chan fakePkt
+	failed int // reopens that fail before one succeeds
 }
 
 type fakePkt struct {
@@ -51,6 +55,18 @@ func (f *fakeRing) next() ([]byte, time.Time, int, int, error) {
 
 func (f *fakeRing) counters() (uint32, uint32, error) { return f.recv.Load(), f.drop.Load(), nil }
 func (f *fakeRing) close()                            { f.closed.Store(true) }
+
+func (f *fakeRing) reopen() error {
+	if f.again == nil {
+		return errInterfaceGone
+	}
+	if f.failed > 0 {
+		f.failed--
+		return errors.New("interface is down")
+	}
+	f.pkts, f.again = f.again, nil
+	return nil
+}
 
 // frame makes an Ethernet frame whose payload carries its input and
 // sequence number.
@@ -295,8 +311,36 @@ func TestLiveReaderError(t *testing.T) {
 		!strings.Contains(err.Error(), "fake1") {
 		t.Fatalf("got %d packets then %v; want 2 then both interfaces' errors", n, err)
 	}
-	if s := l.Stats()[0]; s.Error != "capture on fake0 stopped: interface went away" {
+	if s := l.Stats()[0]; s.Error != "capture on fake0 stopped: interface went away; interface gone" {
 		t.Errorf("stats error %q", s.Error)
+	}
+}
+
+// A link that goes down and comes back costs a reopen, not the capture.
+func TestLiveReopensAfterFailure(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	r := newFakeRing(time.Millisecond)
+	first, second := r.pkts, make(chan fakePkt)
+	r.again, r.failed = second, 2
+	l := openFake(context.Background(), []*fakeRing{r}, smallOpts())
+	defer l.Close()
+	first <- fakePkt{data: frame(0, 1, 64), vlan: -1}
+	close(first)
+	// Two failed attempts wait 100 ms and 200 ms before the third succeeds.
+	second <- fakePkt{data: frame(0, 2, 64), vlan: -1}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for want := uint64(1); want <= 2; want++ {
+		p, err := l.Next(ctx)
+		if err != nil {
+			t.Fatalf("packet %d: %v (stats %+v)", want, err, l.LiveStats())
+		}
+		if p.Frame != want {
+			t.Fatalf("frame %d, want %d", p.Frame, want)
+		}
+	}
+	if ls := l.LiveStats()[0]; ls.Reopens != 1 || ls.Error != "" {
+		t.Errorf("after recovery: %d reopens, error %q; want 1 and none", ls.Reopens, ls.Error)
 	}
 }
 
