@@ -113,8 +113,8 @@ func openRing(name string, o *LiveOptions) (ring, packet.LinkType, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("live capture on %s: %w", name, err)
 	}
-	r := &afRing{name: name, opts: o, socktype: socktype, nsfd: nsfd}
-	if r.tp, err = newTPacket(name, o, socktype); err != nil {
+	r := &afRing{name: name, opts: o, socktype: socktype, loopback: hatype == arphrdLoopback, nsfd: nsfd}
+	if r.tp, err = newTPacket(name, o, socktype, r.loopback); err != nil {
 		unix.Close(nsfd)
 		return nil, 0, err
 	}
@@ -124,7 +124,7 @@ func openRing(name string, o *LiveOptions) (ring, packet.LinkType, error) {
 
 // newTPacket opens a ring on an interface of the calling thread's network
 // namespace.
-func newTPacket(name string, o *LiveOptions, socktype afpacket.OptSocketType) (*afpacket.TPacket, error) {
+func newTPacket(name string, o *LiveOptions, socktype afpacket.OptSocketType, loopback bool) (*afpacket.TPacket, error) {
 	tp, err := afpacket.NewTPacket(
 		afpacket.OptInterface(name),
 		afpacket.OptSocketType(socktype),
@@ -141,9 +141,24 @@ func newTPacket(name string, o *LiveOptions, socktype afpacket.OptSocketType) (*
 		}
 		return nil, fmt.Errorf("live capture on %s: open AF_PACKET ring (%d blocks of %d bytes): %w", name, o.NumBlocks, o.BlockSize, err)
 	}
-	// A one-instruction filter makes the kernel cut packets to the snap
-	// length before they take ring space, as libpcap does.
-	snap := []bpf.RawInstruction{{Op: unix.BPF_RET | unix.BPF_K, K: uint32(o.SnapLen)}}
+	// A socket filter makes the kernel cut packets to the snap length
+	// before they take ring space, as libpcap does. On loopback every
+	// packet passes the tap twice, going out and coming back in; the
+	// filter keeps the incoming copy only, as libpcap also does.
+	prog := []bpf.Instruction{bpf.RetConstant{Val: uint32(o.SnapLen)}}
+	if loopback {
+		prog = []bpf.Instruction{
+			bpf.LoadExtension{Num: bpf.ExtType},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.PACKET_OUTGOING, SkipTrue: 1},
+			bpf.RetConstant{Val: uint32(o.SnapLen)},
+			bpf.RetConstant{Val: 0},
+		}
+	}
+	snap, err := bpf.Assemble(prog)
+	if err != nil {
+		tp.Close()
+		return nil, fmt.Errorf("live capture on %s: socket filter: %w", name, err)
+	}
 	if err := tp.SetBPF(snap); err != nil {
 		tp.Close()
 		return nil, fmt.Errorf("live capture on %s: set snap length: %w", name, err)
@@ -197,6 +212,7 @@ type afRing struct {
 	name     string
 	opts     *LiveOptions
 	socktype afpacket.OptSocketType
+	loopback bool
 	nsfd     int // the interface's network namespace
 }
 
@@ -255,7 +271,7 @@ func (r *afRing) reopen() error {
 		if ifi.Flags&net.FlagUp == 0 {
 			return errors.New("interface is down")
 		}
-		tp, err := newTPacket(r.name, r.opts, r.socktype)
+		tp, err := newTPacket(r.name, r.opts, r.socktype, r.loopback)
 		if err != nil {
 			return err
 		}
