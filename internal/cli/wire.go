@@ -5,7 +5,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -39,6 +38,6 @@ func (nopInventory) Changed() []event.Asset           { return nil }
 
 func newInventory([]netip.Prefix) (inventory, error) { return nopInventory{}, nil }
 
-func openLive(context.Context, []string, int, bool) (capture.Source, error) {
-	return nil, errors.New("live capture not wired yet")
+func openLive(ctx context.Context, ifaces []string, snaplen int, promisc bool) (capture.Source, error) {
+	return capture.OpenLive(ctx, ifaces, capture.LiveOptions{SnapLen: snaplen, Promiscuous: promisc})
 }
