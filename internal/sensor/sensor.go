@@ -64,8 +64,8 @@ type Stats struct {
 	Errors      map[string]uint64 `json:"decode_errors,omitempty"`
 	Defrag      defrag.Stats      `json:"defrag"`
 	Flow        flow.Stats        `json:"flow"`
-	FirstPacket time.Time         `json:"first_packet,omitempty"`
-	LastPacket  time.Time         `json:"last_packet,omitempty"`
+	FirstPacket time.Time         `json:"first_packet,omitzero"`
+	LastPacket  time.Time         `json:"last_packet,omitzero"`
 }
 
 // Sensor runs the packet path. It is single-threaded.
