@@ -11,6 +11,7 @@ import (
 	"github.com/heir-emd/heir/internal/proto/hl7"
 	"github.com/heir-emd/heir/internal/proto/smb"
 	"github.com/heir-emd/heir/internal/proto/ssh"
+	"github.com/heir-emd/heir/internal/proto/tls"
 )
 
 // Options configure the dissectors.
@@ -33,12 +34,14 @@ func All(opts Options) []proto.Dissector {
 		// stream, the engine asks in this order (after the port's own).
 		dicom.New(),
 		hl7.New(),
+		tls.New(),
 		smb.New(),
 		ssh.New(),
 		dns.NewTCP(),
 		dns.NewUDP(),
 		dns.NewNBNS(),
 		dhcp.New(),
+		tls.NewDTLS(),
 	}
 }
 
