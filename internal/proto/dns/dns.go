@@ -137,18 +137,30 @@ func knownClass(c uint16) bool {
 }
 
 // netbiosName says whether a question name is NetBIOS's first-level
-// encoding (32 letters A–P): NetBIOS name service shares DNS's format but
-// is another protocol.
+// encoding (a 32-character label): NetBIOS name service shares DNS's
+// format but is another protocol.
 func netbiosName(n []byte) bool {
 	if len(n) < 32 || (len(n) > 32 && n[32] != '.') {
 		return false
 	}
-	for _, c := range n[:32] {
+	return netbiosEncoded(n[:32])
+}
+
+// netbiosEncoded says whether 32 bytes are NetBIOS first-level encoding:
+// letters A–P. A few other bytes are tolerated, so that a damaged NetBIOS
+// packet is still told apart from DNS, whose labels are never written in
+// that alphabet.
+func netbiosEncoded(label []byte) bool {
+	if len(label) != 32 {
+		return false
+	}
+	bad := 0
+	for _, c := range label {
 		if c < 'A' || c > 'P' {
-			return false
+			bad++
 		}
 	}
-	return true
+	return bad <= 8
 }
 
 // variant says which member of the family a flow speaks, from its ports:

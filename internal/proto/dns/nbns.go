@@ -150,11 +150,17 @@ func nbReadName(b []byte, off int) (nbName, int, bool) {
 	if off+34 > len(b) || b[off] != 32 {
 		return nbName{}, 0, false
 	}
+	if !netbiosEncoded(b[off+1 : off+33]) {
+		return nbName{}, 0, false
+	}
 	var raw [16]byte
 	for i := range raw {
 		hi, lo := b[off+1+2*i]-'A', b[off+2+2*i]-'A'
 		if hi > 15 || lo > 15 {
-			return nbName{}, 0, false
+			// A damaged character in an otherwise NetBIOS-encoded name
+			// (netbiosEncoded tolerates a few): shown as '?'.
+			raw[i] = '?'
+			continue
 		}
 		raw[i] = hi<<4 | lo
 	}
