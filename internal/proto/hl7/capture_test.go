@@ -299,3 +299,25 @@ func pairKey(a, b string) string {
 	}
 	return a + " " + b
 }
+
+// TestLabOnlyOwnFlows expects hl7 to claim, in the whole lab capture,
+// exactly the benign-hl7 window's connections: DICOM, MQTT, TLS, Telnet,
+// FTP, HTTP and the scans stay unclaimed.
+func TestLabOnlyOwnFlows(t *testing.T) {
+	path := testenv.DataFile(t, "pcap/lab/medlab-dev.pcap")
+	gt := readGroundTruth(t, testenv.DataFile(t, "pcap/lab/medlab-dev.ground_truth.jsonl"), "benign-hl7")
+	r := sensortest.Run(t, sensor.Config{}, []proto.Dissector{noPorts{New()}}, path)
+	got := 0
+	for _, f := range r.Flows {
+		if f.Proto != "hl7" {
+			continue
+		}
+		got++
+		if !slices.Contains(gt.DstPorts, f.Server.Port) || !slices.Contains(gt.SrcIPs, f.Client.IP.String()) {
+			t.Errorf("hl7 claimed %v -> %v", f.Client, f.Server)
+		}
+	}
+	if got != gt.Details.Connections {
+		t.Errorf("hl7 claimed %d flows, want %d", got, gt.Details.Connections)
+	}
+}

@@ -1,6 +1,8 @@
 package hl7
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -58,11 +60,52 @@ func captureStreams(tb testing.TB, d proto.Dissector, rel string) []tapStream {
 		}
 		dir = filepath.Join(root, "..", "shared", "data")
 	}
-	path := filepath.Join(dir, rel)
+	return fileStreams(tb, d, filepath.Join(dir, rel))
+}
+
+// fileStreams returns the conversations d recognises in the capture at
+// path, or nothing when it is absent.
+func fileStreams(tb testing.TB, d proto.Dissector, path string) []tapStream {
+	tb.Helper()
 	if _, err := os.Stat(path); err != nil {
 		return nil
 	}
 	var streams []tapStream
 	sensortest.Run(tb, sensor.Config{}, []proto.Dissector{tap{d, &streams}}, path)
 	return streams
+}
+
+// TestWriteLabSeeds writes the hospital-lab capture's HL7 conversations
+// into the committed fuzz corpus (the lab capture may be copied; nDPI's may
+// not). Run with HEIR_WRITE_SEEDS=1 after the capture changes.
+func TestWriteLabSeeds(t *testing.T) {
+	if os.Getenv("HEIR_WRITE_SEEDS") != "1" {
+		t.Skip("set HEIR_WRITE_SEEDS=1 to rewrite testdata/fuzz from the lab capture")
+	}
+	streams := fileStreams(t, New(), testenv.DataFile(t, "pcap/lab/medlab-dev.pcap"))
+	if len(streams) == 0 {
+		t.Fatal("no HL7 conversation in the lab capture")
+	}
+	for _, target := range []string{"FuzzMLLP", "FuzzHL7Message"} {
+		dir := filepath.Join("testdata", "fuzz", target)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range streams {
+			var body string
+			if target == "FuzzMLLP" {
+				body = fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n[]byte(%q)\nuint16(1460)\n", s.dir[0], s.dir[1])
+			} else {
+				// One message, without its MLLP frame.
+				m := s.dir[0]
+				if end := bytes.IndexByte(m, endBlock); end > 0 && m[0] == startBlock {
+					m = m[1:end]
+				}
+				body = fmt.Sprintf("go test fuzz v1\n[]byte(%q)\nuint16(3)\n", m)
+			}
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("lab-%d", i)), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }

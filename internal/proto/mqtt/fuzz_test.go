@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"testing"
 
 	"github.com/heir-emd/heir/internal/proto"
@@ -21,6 +22,9 @@ func fuzzSeeds(f *testing.F) [][2][]byte {
 	}
 	// Real conversations when the shared data is there (nDPI's captures
 	// may not be copied into the repository).
+	for _, s := range fileStreams(f, New(nil), filepath.Join("testdata", "mosquitto-v5.pcap")) {
+		seeds = append(seeds, s.dir)
+	}
 	for _, rel := range []string{"pcap/ndpi/mqtt.pcap", "pcap/ndpi/coap_mqtt.pcap", "pcap/lab/medlab-dev.pcap"} {
 		for i, s := range captureStreams(f, New(nil), rel) {
 			if i < 8 {

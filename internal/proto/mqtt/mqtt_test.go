@@ -95,11 +95,18 @@ func TestProbe(t *testing.T) {
 	}
 }
 
-type fakeDefaults struct{ calls int }
+// fakeDefaults knows one default credential, admin/hunter2 unless set.
+type fakeDefaults struct {
+	user, password string
+	calls          int
+}
 
 func (f *fakeDefaults) IsDefault(user, password string) bool {
 	f.calls++
-	return user == "admin" && password == "hunter2"
+	if f.user == "" {
+		return user == "admin" && password == "hunter2"
+	}
+	return user == f.user && password == f.password
 }
 
 func run(t testing.TB, dc DefaultChecker, lim Limits, steps func(f *feeder)) *recorder {

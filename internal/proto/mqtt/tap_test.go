@@ -58,7 +58,13 @@ func captureStreams(tb testing.TB, d proto.Dissector, rel string) []tapStream {
 		}
 		dir = filepath.Join(root, "..", "shared", "data")
 	}
-	path := filepath.Join(dir, rel)
+	return fileStreams(tb, d, filepath.Join(dir, rel))
+}
+
+// fileStreams returns the conversations d recognises in the capture at
+// path, or nothing when it is absent.
+func fileStreams(tb testing.TB, d proto.Dissector, path string) []tapStream {
+	tb.Helper()
 	if _, err := os.Stat(path); err != nil {
 		return nil
 	}
