@@ -72,6 +72,10 @@ type Config struct {
 	// BindingTTL is how long an ARP or DHCP binding of an address to a MAC
 	// outranks the weaker evidence of flows' Ethernet addresses.
 	BindingTTL time.Duration
+	// ScanWindow is the window over which failed connection targets and
+	// unanswered ARP requests are counted for the scanner role; a scan is
+	// remembered for one to two windows.
+	ScanWindow time.Duration
 	// MaxHistory bounds the previous MACs remembered per address.
 	MaxHistory int
 	// Refresh makes Changes report a device again when it was seen this
@@ -109,6 +113,7 @@ var DefaultConfig = Config{
 	RouterWindow:  time.Hour,
 	BindingTTL:    4 * time.Hour,
 	MaxHistory:    4,
+	ScanWindow:    time.Hour,
 	Refresh:       15 * time.Minute,
 }
 
@@ -133,6 +138,9 @@ func (c *Config) defaults() {
 	set(&c.MaxHistory, d.MaxHistory)
 	if c.RouterWindow <= 0 {
 		c.RouterWindow = d.RouterWindow
+	}
+	if c.ScanWindow <= 0 {
+		c.ScanWindow = d.ScanWindow
 	}
 	if c.Refresh <= 0 {
 		c.Refresh = d.Refresh

@@ -64,6 +64,7 @@ type Inventory struct {
 	flows map[string]*proto.Conn
 
 	sources map[[2]string]string
+	latest  time.Time // the latest time seen in the input
 
 	dirty   map[*record]struct{}
 	gone    map[string]struct{} // ids of assets that may have disappeared
@@ -202,9 +203,7 @@ func (inv *Inventory) Flow(rec *event.Flow) {
 		inv.addService(sr, rec.Transport, rec.Server.Port, p, ev)
 	}
 	if cr != nil && isFailed(rec) {
-		if cr.failed.add(inv.hashAddr(sip, rec.Server.Port), inv.cfg.MaxTargets) {
-			cr.failedEv = ev
-		}
+		cr.failed.add(inv.hashAddr(sip, rec.Server.Port), rec.End, inv.cfg.ScanWindow, inv.cfg.MaxTargets, ev)
 	}
 }
 
@@ -294,18 +293,48 @@ func (inv *Inventory) ARP(a *sensor.ARP) {
 	}
 }
 
+// noteARPTarget remembers an address m asked ARP for, in tumbling
+// windows like failed connections; when a window closes, how many of its
+// targets no device held is what is remembered of it.
 func (inv *Inventory) noteARPTarget(m *record, ip netip.Addr, ev event.Evidence) {
-	for _, x := range m.arpTargets {
-		if x == ip {
-			return
-		}
+	w := inv.cfg.ScanWindow
+	switch {
+	case m.arpStart.IsZero():
+		m.arpStart = ev.Time
+	case ev.Time.Sub(m.arpStart) > 2*w:
+		m.arpTargets, m.arpPrev, m.arpStart = m.arpTargets[:0], 0, ev.Time
+	case ev.Time.Sub(m.arpStart) > w:
+		m.arpPrev = inv.unanswered(m.arpTargets)
+		m.arpTargets, m.arpStart = m.arpTargets[:0], ev.Time
 	}
-	if len(m.arpTargets) >= inv.cfg.MaxTargets {
-		m.arpFull = true
+	if slices.Contains(m.arpTargets, ip) || len(m.arpTargets) >= inv.cfg.MaxTargets {
 		return
 	}
 	m.arpTargets = append(m.arpTargets, ip)
 	m.arpEv = ev
+}
+
+// unanswered counts the addresses no device holds.
+func (inv *Inventory) unanswered(ips []netip.Addr) int {
+	n := 0
+	for _, ip := range ips {
+		if h := inv.hosts[ip]; h == nil || h.mac == 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// arpUnanswered is the count of unanswered ARP targets as of now.
+func (inv *Inventory) arpUnanswered(m *record, now time.Time) int {
+	w := inv.cfg.ScanWindow
+	switch {
+	case m.arpStart.IsZero() || now.Sub(m.arpStart) > 2*w:
+		return 0
+	case now.Sub(m.arpStart) > w:
+		return inv.unanswered(m.arpTargets)
+	}
+	return max(inv.unanswered(m.arpTargets), m.arpPrev)
 }
 
 // Observe takes a dissector's observation: its facts and weaknesses go to
@@ -726,6 +755,9 @@ func (inv *Inventory) unbind(h *record, t time.Time) {
 func (inv *Inventory) touch(r *record, first, last time.Time, vlan uint16) {
 	if r.first.IsZero() || (!first.IsZero() && first.Before(r.first)) {
 		r.first = first
+	}
+	if last.After(inv.latest) {
+		inv.latest = last
 	}
 	if last.After(r.last) {
 		r.last = last

@@ -474,6 +474,16 @@ func TestScannerRole(t *testing.T) {
 	if v := mustFind(t, inv, mid("02:00:00:00:00:03")); len(v.Services) != 0 {
 		t.Errorf("RST answers made services: %+v", v.Services)
 	}
+	// Within the next window the scan is remembered; two windows later it
+	// is forgotten.
+	arp(t, inv, 3600+600, 1, "02:00:00:00:00:09", "10.0.0.9", "10.0.0.1")
+	if a := mustFind(t, inv, mid("02:00:00:00:00:66")); a.Role != "scanner" {
+		t.Errorf("an hour on: role %q", a.Role)
+	}
+	arp(t, inv, 3*3600, 1, "02:00:00:00:00:09", "10.0.0.9", "10.0.0.1")
+	if a := mustFind(t, inv, mid("02:00:00:00:00:66")); a.Role == "scanner" {
+		t.Errorf("three hours on: still a scanner")
+	}
 	inv2 := newInv(t, Config{})
 	for i := 1; i <= 100; i++ {
 		arp(t, inv2, i, 1, "02:00:00:00:00:66", "10.0.0.66", fmt.Sprintf("10.0.1.%d", i))
@@ -706,3 +716,31 @@ func TestNewRejectsBadConfig(t *testing.T) {
 
 // mid is the asset id of a MAC written with colons.
 func mid(mac string) string { return "mac-" + strings.ReplaceAll(mac, ":", "") }
+
+func TestIPv6AddressesOfOneHost(t *testing.T) {
+	inv := newInv(t, Config{})
+	const mac = "02:00:00:00:00:61"
+	for i, ip := range []string{"10.0.0.61", "fe80::61", "fd00::61", "fd00::6161"} {
+		udpFlow(inv, fmt.Sprintf("u%d", i), i, ep(ip, 40000, mac), ep(map[bool]string{true: "10.0.0.1", false: "fd00::1"}[i == 0], 53, ""), "dns", true)
+	}
+	a := mustFind(t, inv, mid(mac))
+	if len(a.IPs) != 4 || a.Role == "network-gateway" {
+		t.Errorf("dual-stack host: ips %v role %q", ips(a), a.Role)
+	}
+	// Global IPv6 addresses outside the home networks do not become
+	// device addresses, nor do they make the host a router alone.
+	udpFlow(inv, "g", 10, ep("2001:db8::61", 40000, mac), ep("2001:db8::1", 53, ""), "dns", true)
+	if a := mustFind(t, inv, mid(mac)); len(a.IPs) != 4 || a.Role == "network-gateway" {
+		t.Errorf("with a global address: ips %v role %q", ips(a), a.Role)
+	}
+	// A MAC carrying many IPv6 addresses is a router.
+	for i := 0; i < 20; i++ {
+		udpFlow(inv, fmt.Sprintf("r%d", i), 20+i, ep(fmt.Sprintf("fd00:1::%x", i+1), 40000, gwMAC), ep("fd00::61", 53, mac), "dns", true)
+	}
+	if a := mustFind(t, inv, mid(gwMAC)); a.Role != "network-gateway" || len(a.IPs) != 0 {
+		t.Errorf("IPv6 router: ips %v role %q", ips(a), a.Role)
+	}
+	if _, ok := find(inv.Assets(), "ip-fd00:1::14"); !ok {
+		t.Error("address behind the IPv6 router is no device")
+	}
+}

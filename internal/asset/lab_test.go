@@ -11,17 +11,30 @@ import (
 	"net/netip"
 
 	"github.com/heir-emd/heir/internal/capture"
+	"github.com/heir-emd/heir/internal/credential"
 	"github.com/heir-emd/heir/internal/event"
 	"github.com/heir-emd/heir/internal/oui"
 	"github.com/heir-emd/heir/internal/proto"
+	"github.com/heir-emd/heir/internal/proto/ftp"
+	"github.com/heir-emd/heir/internal/proto/mqtt"
 	"github.com/heir-emd/heir/internal/proto/registry"
+	"github.com/heir-emd/heir/internal/proto/telnet"
 	"github.com/heir-emd/heir/internal/sensor"
 	"github.com/heir-emd/heir/internal/testenv"
 )
 
-// dissectors are every dissector the repository registers: roles come
-// from their facts.
-func dissectors() []proto.Dissector { return registry.All(registry.Options{}) }
+// dissectors are every dissector in the repository: the registered ones,
+// and those landed but not registered yet. Roles come from their facts.
+func dissectors() []proto.Dissector {
+	defaults := credential.Defaults()
+	ds := registry.All(registry.Options{Defaults: defaults})
+	for _, d := range []proto.Dissector{telnet.New(defaults), ftp.New(defaults), mqtt.New(defaults)} {
+		if !slices.ContainsFunc(ds, func(x proto.Dissector) bool { return x.Name() == d.Name() }) {
+			ds = append(ds, d)
+		}
+	}
+	return ds
+}
 
 // runCapture feeds a capture through the real sensor straight into an
 // inventory (the inventory is the sensor's output, as in heir sense).
@@ -74,16 +87,38 @@ var groundRoles = map[string][]string{
 	"attacker":        {"workstation", "scanner"},
 }
 
-// roleNeeds names the dissectors whose facts a ground-truth role comes
-// from (any one of them suffices); the role is checked once one of them is
-// registered, and reported as pending before.
-var roleNeeds = map[string][]string{
-	"infusion-pump":   {"mqtt"},
-	"mqtt-broker":     {"mqtt"},
-	"central-station": {"mqtt"},
-	"patient-monitor": {"telnet"},
-	"workstation":     {"tls"},
-	"biomed-laptop":   {"telnet", "ftp", "http"},
+// roleNeeds names, per ground-truth role, the facts its inference rests
+// on: the role is checked once some dissector emits one of them (any
+// value when the value is empty; "protocol" means an observation of that
+// protocol), and reported as pending before.
+var roleNeeds = map[string][]seenFact{
+	"infusion-pump":   {{event.AttrMQTTTopic, ""}},
+	"mqtt-broker":     {{event.AttrServer, "mqtt"}},
+	"central-station": {{event.AttrClient, "mqtt:subscribe"}},
+	"patient-monitor": {{event.AttrBanner, ""}, {event.AttrModel, ""}},
+	"workstation":     {{"protocol", "tls"}},
+	"biomed-laptop":   {{"protocol", "telnet"}, {"protocol", "ftp"}, {"protocol", "http"}},
+}
+
+type seenFact struct {
+	attr  event.Attr
+	value string
+}
+
+// factRecorder passes the sensor's output on and notes which facts
+// dissectors emitted.
+type factRecorder struct {
+	*Inventory
+	seen map[seenFact]bool
+}
+
+func (r *factRecorder) Observe(o *event.Observation) {
+	r.seen[seenFact{"protocol", o.Proto}] = true
+	for _, f := range o.Facts {
+		r.seen[seenFact{f.Attr, ""}] = true
+		r.seen[seenFact{f.Attr, f.Value}] = true
+	}
+	r.Inventory.Observe(o)
 }
 
 type groundAsset struct {
@@ -104,7 +139,8 @@ func TestLabCapture(t *testing.T) {
 		t.Fatal(err)
 	}
 	inv := newTestInventory(t)
-	runCapture(t, inv, pcap)
+	rec := &factRecorder{Inventory: inv, seen: map[seenFact]bool{}}
+	runCaptureTo(t, rec, pcap)
 	assets := inv.Assets()
 	if testing.Verbose() {
 		for _, a := range assets {
@@ -136,8 +172,8 @@ func TestLabCapture(t *testing.T) {
 			t.Errorf("%s: vendor %q for a locally administered MAC", g.Hostname, a.Vendor)
 		}
 		if !slices.Contains(groundRoles[g.Role], a.Role) {
-			if need := roleNeeds[g.Role]; len(need) > 0 && !slices.ContainsFunc(need, func(n string) bool { return slices.Contains(registry.Names(), n) }) {
-				t.Logf("%s (%s): role %q; pending a dissector among %v", g.Hostname, g.Role, a.Role, need)
+			if need := roleNeeds[g.Role]; len(need) > 0 && !slices.ContainsFunc(need, func(n seenFact) bool { return rec.seen[n] }) {
+				t.Logf("%s (%s): role %q; pending: no dissector emits any of %v", g.Hostname, g.Role, a.Role, need)
 				continue
 			}
 			wrongRoles++

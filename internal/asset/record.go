@@ -115,8 +115,7 @@ type record struct {
 	services []service
 	peers    hashSet // distinct peers
 	remote   int     // of which outside the home networks when first seen
-	failed   hashSet // TCP and ICMP targets that never answered
-	failedEv event.Evidence
+	failed   targets // TCP and ICMP targets that never answered
 	weak     []event.AssetWeakness
 
 	// host record: the binding to mac.
@@ -132,8 +131,9 @@ type record struct {
 	routerEv   event.Evidence
 	ips        []netip.Addr // host records bound here
 	paired     []pairing    // addresses recently seen with this MAC
-	arpTargets []netip.Addr // addresses this MAC asked ARP for
-	arpFull    bool
+	arpTargets []netip.Addr // addresses this MAC asked ARP for, this window
+	arpStart   time.Time
+	arpPrev    int // unanswered ARP targets of the previous window
 	arpEv      event.Evidence
 
 	// change tracking and eviction.
@@ -178,9 +178,7 @@ func (r *record) reset(t time.Time) {
 	r.services = nil
 	r.peers = nil
 	r.remote = 0
-	r.failed = nil
-	r.failedEv = event.Evidence{}
-	r.failedEv = event.Evidence{}
+	r.failed = targets{}
 	r.weak = nil
 	r.first, r.last = t, t
 }
@@ -202,11 +200,8 @@ func (r *record) fold(src *record, cfg *Config) {
 		r.peers.add(h, cfg.MaxPeers)
 	}
 	r.remote += src.remote
-	for _, h := range src.failed {
-		r.failed.add(h, cfg.MaxTargets)
-	}
-	if src.failedEv.Time.After(r.failedEv.Time) {
-		r.failedEv = src.failedEv
+	if src.failed.count(src.last, cfg.ScanWindow) > r.failed.count(r.last, cfg.ScanWindow) {
+		r.failed = src.failed
 	}
 	for _, w := range src.weak {
 		r.addWeakness(w, cfg.MaxWeaknesses)
@@ -318,4 +313,40 @@ func clean(s string) string {
 		sb.WriteRune(c)
 	}
 	return strings.Join(strings.Fields(sb.String()), " ")
+}
+
+// targets counts distinct connection targets within tumbling windows of
+// Config.ScanWindow: the current window's set and the count the previous
+// one ended with. A scan is remembered for one to two windows; the odd
+// failed connection of months never adds up to one.
+type targets struct {
+	set   hashSet
+	start time.Time
+	prev  int
+	ev    event.Evidence // the latest new target
+}
+
+func (s *targets) add(h uint32, t time.Time, window time.Duration, max int, ev event.Evidence) {
+	switch {
+	case s.start.IsZero():
+		s.start = t
+	case t.Sub(s.start) > 2*window:
+		s.set, s.prev, s.start = s.set[:0], 0, t
+	case t.Sub(s.start) > window:
+		s.set, s.prev, s.start = s.set[:0], len(s.set), t
+	}
+	if s.set.add(h, max) {
+		s.ev = ev
+	}
+}
+
+// count is the number of targets as of now.
+func (s *targets) count(now time.Time, window time.Duration) int {
+	switch {
+	case s.start.IsZero() || now.Sub(s.start) > 2*window:
+		return 0
+	case now.Sub(s.start) > window:
+		return len(s.set)
+	}
+	return max(len(s.set), s.prev)
 }

@@ -262,13 +262,16 @@ func (inv *Inventory) render(r *record) event.Asset {
 	}
 
 	// Services, peers, failed targets, weaknesses.
-	var peers, failed hashSet
+	var peers hashSet
+	failed := 0
 	var failedEv event.Evidence
 	remote := 0
+	var services []service
 	for _, p := range parts {
 		for _, s := range p.services {
-			i := slices.IndexFunc(a.Services, func(x event.Service) bool { return x.Transport == s.transport && x.Port == s.port })
+			i := slices.IndexFunc(services, func(x service) bool { return x.transport == s.transport && x.port == s.port })
 			if i < 0 {
+				services = append(services, s)
 				a.Services = append(a.Services, event.Service{Transport: s.transport, Port: s.port, Proto: s.proto, Software: s.software})
 				e := s.ev
 				e.Attr, e.Value, e.Confidence = attrService, serviceValue(s.transport, s.port, s.proto), 1
@@ -278,18 +281,15 @@ func (inv *Inventory) render(r *record) event.Asset {
 			}
 		}
 		if len(parts) == 1 {
-			peers, failed = p.peers, p.failed
+			peers = p.peers
 		} else {
 			for _, h := range p.peers {
 				peers.add(h, inv.cfg.MaxPeers)
 			}
-			for _, h := range p.failed {
-				failed.add(h, inv.cfg.MaxTargets)
-			}
 		}
 		remote += p.remote
-		if p.failedEv.Time.After(failedEv.Time) {
-			failedEv = p.failedEv
+		if n := p.failed.count(inv.now(p), inv.cfg.ScanWindow); n > failed {
+			failed, failedEv = n, p.failed.ev
 		}
 		for _, w := range p.weak {
 			i := slices.IndexFunc(a.Weaknesses, func(x event.AssetWeakness) bool {
@@ -332,7 +332,7 @@ func (inv *Inventory) render(r *record) event.Asset {
 	}
 
 	// Role.
-	v := inv.view(r, attrs, &a, len(failed), remote)
+	v := inv.view(r, attrs, &a, services, failed, remote)
 	v.numEv[numFailed] = failedEv
 	matches := evaluate(inv.rules, v)
 	for _, x := range attrs[event.AttrRole] {
@@ -388,6 +388,16 @@ func (inv *Inventory) render(r *record) event.Asset {
 	return a
 }
 
+// now is the time scan windows are judged at: the latest time the
+// inventory has seen (capture time, not the wall clock, so that a capture
+// read today gives the answers it gave yesterday), or r's last sighting.
+func (inv *Inventory) now(r *record) time.Time {
+	if inv.latest.After(r.last) {
+		return inv.latest
+	}
+	return r.last
+}
+
 func serviceValue(transport string, port uint16, proto string) string {
 	s := transport + "/" + strconv.Itoa(int(port))
 	if proto != "" {
@@ -402,7 +412,7 @@ func round(x float64) float64 {
 }
 
 // view assembles what the rules see of a device.
-func (inv *Inventory) view(r *record, attrs map[event.Attr]attrValues, a *event.Asset, failed, remote int) *view {
+func (inv *Inventory) view(r *record, attrs map[event.Attr]attrValues, a *event.Asset, services []service, failed, remote int) *view {
 	v := &view{values: make(map[string][]viewValue, len(attrs)+4), nums: map[string]int{}, numEv: map[string]event.Evidence{}}
 	for k, vs := range attrs {
 		out := make([]viewValue, 0, len(vs))
@@ -414,11 +424,13 @@ func (inv *Inventory) view(r *record, attrs map[event.Attr]attrValues, a *event.
 	if p := attrs[attrProtocol]; len(p) > 0 {
 		v.values[pseudoProtocol] = v.values[string(attrProtocol)]
 	}
-	for _, s := range a.Services {
-		port := s.Transport + "/" + strconv.Itoa(int(s.Port))
-		v.values[pseudoServicePort] = append(v.values[pseudoServicePort], viewValue{value: port, lower: port, conf: 1})
-		if s.Proto != "" {
-			v.values[pseudoServiceProto] = append(v.values[pseudoServiceProto], viewValue{value: s.Proto, lower: strings.ToLower(s.Proto), conf: 1})
+	for _, s := range services {
+		port := s.transport + "/" + strconv.Itoa(int(s.port))
+		e := s.ev
+		e.Source = "service " + serviceValue(s.transport, s.port, s.proto) + " seen in " + e.Source
+		v.values[pseudoServicePort] = append(v.values[pseudoServicePort], viewValue{value: port, lower: port, conf: 1, ev: e})
+		if s.proto != "" {
+			v.values[pseudoServiceProto] = append(v.values[pseudoServiceProto], viewValue{value: s.proto, lower: strings.ToLower(s.proto), conf: 1, ev: e})
 		}
 	}
 	if r.isMAC && r.router {
@@ -434,13 +446,7 @@ func (inv *Inventory) view(r *record, attrs map[event.Attr]attrValues, a *event.
 	v.nums[numServices] = len(a.Services)
 	v.nums[numFailed] = failed
 	if r.isMAC {
-		n := 0
-		for _, ip := range r.arpTargets {
-			if h := inv.hosts[ip]; h == nil || h.mac == 0 {
-				n++
-			}
-		}
-		v.nums[numARPUnanswered] = n
+		v.nums[numARPUnanswered] = inv.arpUnanswered(r, inv.now(r))
 		v.numEv[numARPUnanswered] = r.arpEv
 	}
 	return v
