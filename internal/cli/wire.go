@@ -6,10 +6,12 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"net/netip"
 	"time"
 
 	"github.com/heir-emd/heir/internal/capture"
+	"github.com/heir-emd/heir/internal/credential"
 	"github.com/heir-emd/heir/internal/event"
 	"github.com/heir-emd/heir/internal/filter"
 	"github.com/heir-emd/heir/internal/proto"
@@ -25,7 +27,24 @@ func parseFilter(expr string) (sensor.Matcher, error) {
 	return f, nil
 }
 
-func loadCredentials(string) (registry.DefaultChecker, error) { return nil, nil }
+// loadCredentials returns heir's known-default credentials, with the
+// entries of the file at extra (if any) added.
+func loadCredentials(extra string) (registry.DefaultChecker, error) {
+	list := credential.Defaults()
+	if extra == "" {
+		return list, nil
+	}
+	f, err := os.Open(extra)
+	if err != nil {
+		return nil, fmt.Errorf("--credentials: %w", err)
+	}
+	defer f.Close()
+	more, err := credential.Load(f)
+	if err != nil {
+		return nil, fmt.Errorf("--credentials %s: %w", extra, err)
+	}
+	return credential.Merge(list, more), nil
+}
 
 type nopInventory struct{}
 

@@ -360,3 +360,27 @@ func appendLower(b []byte, s string) []byte {
 	}
 	return b
 }
+
+// Merge returns a list of the entries of lists, in order. Where several
+// rows give the same pair, Match returns the one from the earliest list,
+// so a site's own list adds to the shipped one without changing its
+// sources.
+func Merge(lists ...*List) *List {
+	out := &List{pairs: map[digest]int{}, passwords: map[digest]struct{}{}}
+	for _, l := range lists {
+		if l == nil {
+			continue
+		}
+		offset := len(out.entries)
+		out.entries = append(out.entries, l.entries...)
+		for k, i := range l.pairs {
+			if _, ok := out.pairs[k]; !ok {
+				out.pairs[k] = offset + i
+			}
+		}
+		for k := range l.passwords {
+			out.passwords[k] = struct{}{}
+		}
+	}
+	return out
+}

@@ -291,3 +291,21 @@ func BenchmarkDefaults(b *testing.B) {
 		Defaults()
 	}
 }
+
+func TestMerge(t *testing.T) {
+	site, err := Load(strings.NewReader("vendor,product,user,password,source\nAcme,Pump 3,biomed,Acme2020!,site list\nOther,X,admin,admin,site copy\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Merge(Defaults(), site)
+	if !m.IsDefault("biomed", "Acme2020!") || !m.IsDefault("admin", "admin") || m.IsDefault("biomed", "nope") {
+		t.Fatal("merged list misses entries")
+	}
+	if m.Len() != Defaults().Len()+2 {
+		t.Fatalf("len %d", m.Len())
+	}
+	// The shipped row for admin/admin wins over the site's copy.
+	if e, _ := m.Match("admin", "admin"); e.Source == "site copy" {
+		t.Fatalf("site list overrode the shipped source: %+v", e)
+	}
+}

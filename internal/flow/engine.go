@@ -214,6 +214,7 @@ func (e *Engine) Packet(p *packet.Packet, ts time.Time, frame uint64, wireLen in
 	}
 	m := proto.Meta{Time: ts, Frame: frame}
 	f.account(p, side, ts, wireLen, e.cfg.Features)
+	f.lastFrame = frame
 	if ts.Sub(f.activeStart) > e.cfg.Active {
 		e.export(f, "active", ts, true)
 	}
@@ -357,7 +358,7 @@ func (e *Engine) end(f *Flow, reason string, now time.Time) {
 		reason = f.closeReason()
 	}
 	if f.session != nil {
-		f.session.End(proto.Meta{Time: f.last})
+		f.session.End(proto.Meta{Time: f.last, Frame: f.lastFrame})
 		f.session = nil
 	}
 	e.release(f)

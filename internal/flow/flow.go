@@ -28,6 +28,7 @@ type Flow struct {
 	class       int
 	state       uint8
 	start, last time.Time
+	lastFrame   uint64
 	activeStart time.Time
 	counts      [2]event.Counts
 	flags       [2]uint8

@@ -156,5 +156,7 @@ type Session interface {
 	// the engine would hold). The next Feed of dir starts after the gap.
 	Gap(dir Dir, n int)
 	// End says the flow is over; the session emits what it still holds.
+	// It is called once for every session, also after Feed returned done;
+	// m describes the flow's last packet.
 	End(m Meta)
 }

@@ -8,9 +8,11 @@ import (
 	"github.com/heir-emd/heir/internal/proto/dhcp"
 	"github.com/heir-emd/heir/internal/proto/dicom"
 	"github.com/heir-emd/heir/internal/proto/dns"
+	"github.com/heir-emd/heir/internal/proto/ftp"
 	"github.com/heir-emd/heir/internal/proto/hl7"
 	"github.com/heir-emd/heir/internal/proto/smb"
 	"github.com/heir-emd/heir/internal/proto/ssh"
+	"github.com/heir-emd/heir/internal/proto/telnet"
 	"github.com/heir-emd/heir/internal/proto/tls"
 )
 
@@ -35,6 +37,8 @@ func All(opts Options) []proto.Dissector {
 		dicom.New(),
 		hl7.New(),
 		tls.New(),
+		telnet.New(opts.Defaults),
+		ftp.New(opts.Defaults),
 		smb.New(),
 		ssh.New(),
 		dns.NewTCP(),
