@@ -6,8 +6,8 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/heir-emd/heir/internal/capture"

@@ -22,7 +22,7 @@ func examples() map[string]any {
 		"flow": &Flow{V: Version, Type: TypeFlow, ID: "9c1f0e5b7a2d4c61", Start: at, End: at.Add(438 * time.Millisecond),
 			Transport: "tcp", Client: Endpoint{IP: netip.MustParseAddr("10.77.0.20"), Port: 40112, MAC: "02:4d:4c:00:00:14"},
 			Server: Endpoint{IP: netip.MustParseAddr("10.77.0.10"), Port: 4242, MAC: "02:4d:4c:00:00:0a"},
-			Proto: "dicom", Reason: "fin", Counts: [2]Counts{{12, 1502, 718}, {10, 1140, 460}},
+			Proto:  "dicom", Reason: "fin", Counts: [2]Counts{{12, 1502, 718}, {10, 1140, 460}},
 			ClientTCP: "SAPF", ServerTCP: "SAPF"},
 		"flow-icmp": &Flow{V: Version, Type: TypeFlow, ID: "00000000000000aa", Start: at, End: at,
 			Transport: "icmp", Client: Endpoint{IP: netip.MustParseAddr("10.77.0.66")}, Server: Endpoint{IP: netip.MustParseAddr("fd00::1")},

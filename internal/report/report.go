@@ -67,7 +67,7 @@ func Severity(k event.WeaknessKind) string {
 	case event.WeakCleartextPHI, event.WeakDefaultCredentials:
 		return "high"
 	case event.WeakCleartextCredentials, event.WeakObsoleteTLS, event.WeakSMBv1,
-		event.WeakUnauthenticated, event.WeakCipher:
+		event.WeakUnauthenticated, event.WeakCipher, event.WeakCertificate:
 		return "medium"
 	}
 	return "low"
