@@ -471,11 +471,9 @@ func hex16(v uint16) string {
 
 // control handles a complete A-ASSOCIATE, A-RELEASE or A-ABORT PDU.
 func (s *session) control(dir proto.Dir, typ byte, body []byte, m proto.Meta) {
+	// An association PDU states its sender's role, whatever came before
+	// it in the capture: its facts keep full confidence.
 	var facts []event.Fact
-	roleConf := confStated
-	if s.midStream {
-		roleConf = confMidway
-	}
 	switch typ {
 	case pduAssociateRQ:
 		a, err := parseAssociate(body, false)
@@ -501,7 +499,7 @@ func (s *session) control(dir proto.Dir, typ byte, body []byte, m proto.Meta) {
 		if a.ImplementationVersion != "" {
 			s.fact(&facts, dir, event.AboutSrc, event.AttrSoftware, a.ImplementationVersion, confStated)
 		}
-		s.fact(&facts, dir, event.AboutSrc, event.AttrClient, Name, roleConf)
+		s.fact(&facts, dir, event.AboutSrc, event.AttrClient, Name, confStated)
 		var weak []event.Weakness
 		if a.UserIdentityType == 2 {
 			weak = append(weak, event.Weakness{
@@ -550,7 +548,7 @@ func (s *session) control(dir proto.Dir, typ byte, body []byte, m proto.Meta) {
 		if a.ImplementationVersion != "" {
 			s.fact(&facts, dir, event.AboutSrc, event.AttrSoftware, a.ImplementationVersion, confStated)
 		}
-		s.fact(&facts, dir, event.AboutSrc, event.AttrServer, Name, roleConf)
+		s.fact(&facts, dir, event.AboutSrc, event.AttrServer, Name, confStated)
 		s.observe(dir, "associate-ac", m, a, facts, nil)
 	case pduAssociateRJ:
 		r, err := parseReject(body)
@@ -560,7 +558,7 @@ func (s *session) control(dir proto.Dir, typ byte, body []byte, m proto.Meta) {
 		}
 		r.CallingAE, r.CalledAE = s.calling, s.called
 		s.sum.Rejected++
-		s.fact(&facts, dir, event.AboutSrc, event.AttrServer, Name, roleConf)
+		s.fact(&facts, dir, event.AboutSrc, event.AttrServer, Name, confStated)
 		s.observe(dir, "associate-rj", m, r, facts, nil)
 		s.finish()
 	case pduReleaseRQ:
