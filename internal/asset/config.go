@@ -84,15 +84,17 @@ type Config struct {
 	Refresh time.Duration
 }
 
-// DefaultHomeNets are the private, shared and link-local ranges.
-var DefaultHomeNets = []netip.Prefix{
-	netip.MustParsePrefix("10.0.0.0/8"),
-	netip.MustParsePrefix("172.16.0.0/12"),
-	netip.MustParsePrefix("192.168.0.0/16"),
-	netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("169.254.0.0/16"),
-	netip.MustParsePrefix("fc00::/7"),
-	netip.MustParsePrefix("fe80::/10"),
+// DefaultHomeNets returns the private, shared and link-local ranges.
+func DefaultHomeNets() []netip.Prefix {
+	return []netip.Prefix{
+		netip.MustParsePrefix("10.0.0.0/8"),
+		netip.MustParsePrefix("172.16.0.0/12"),
+		netip.MustParsePrefix("192.168.0.0/16"),
+		netip.MustParsePrefix("100.64.0.0/10"),
+		netip.MustParsePrefix("169.254.0.0/16"),
+		netip.MustParsePrefix("fc00::/7"),
+		netip.MustParsePrefix("fe80::/10"),
+	}
 }
 
 // DefaultConfig holds the defaults. At the default bounds a record costs
@@ -149,7 +151,7 @@ func (c *Config) defaults() {
 		c.BindingTTL = d.BindingTTL
 	}
 	if c.HomeNets == nil {
-		c.HomeNets = DefaultHomeNets
+		c.HomeNets = DefaultHomeNets()
 	}
 }
 

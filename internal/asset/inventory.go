@@ -79,12 +79,14 @@ var _ sensor.Output = (*Inventory)(nil)
 // New returns an empty inventory.
 func New(cfg Config) (*Inventory, error) {
 	cfg.defaults()
+	nets := make([]netip.Prefix, len(cfg.HomeNets))
 	for i, p := range cfg.HomeNets {
 		if !p.IsValid() {
 			return nil, fmt.Errorf("asset: home network %d is not a valid prefix", i+1)
 		}
-		cfg.HomeNets[i] = p.Masked()
+		nets[i] = p.Masked()
 	}
+	cfg.HomeNets = nets
 	rs := cfg.Rules
 	if rs == nil {
 		rs = DefaultRules()
@@ -164,14 +166,10 @@ func (inv *Inventory) Flow(rec *event.Flow) {
 	}
 	cip, sip := norm(rec.Client.IP), norm(rec.Server.IP)
 	if cr != nil && inv.usable(sip) {
-		if cr.peers.add(inv.hashAddr(sip, 0), inv.cfg.MaxPeers) && !inv.isDevice(sip) {
-			cr.remote++
-		}
+		inv.addPeer(cr, sip)
 	}
 	if sr != nil && inv.usable(cip) {
-		if sr.peers.add(inv.hashAddr(cip, 0), inv.cfg.MaxPeers) && !inv.isDevice(cip) {
-			sr.remote++
-		}
+		inv.addPeer(sr, cip)
 	}
 	// An end speaks the flow's protocol when it sent payload: a server
 	// that only answered a probe's handshake (nmap sends DNS queries to
@@ -203,7 +201,9 @@ func (inv *Inventory) Flow(rec *event.Flow) {
 		inv.addService(sr, rec.Transport, rec.Server.Port, p, ev)
 	}
 	if cr != nil && isFailed(rec) {
-		cr.failed.add(inv.hashAddr(sip, rec.Server.Port), rec.End, inv.cfg.ScanWindow, inv.cfg.MaxTargets, ev)
+		if cr.failed.add(inv.hashAddr(sip, rec.Server.Port), rec.End, inv.cfg.ScanWindow, inv.cfg.MaxTargets, ev) {
+			inv.markDirty(cr)
+		}
 	}
 }
 
@@ -211,6 +211,15 @@ func (inv *Inventory) Flow(rec *event.Flow) {
 // are client and server of its protocol: the engine's direction guess
 // and the dissector's recognition both stand behind it.
 const flowRoleConfidence = 0.8
+
+func (inv *Inventory) addPeer(r *record, ip netip.Addr) {
+	if r.peers.add(inv.hashAddr(ip, 0), inv.cfg.MaxPeers) {
+		if !inv.isDevice(ip) {
+			r.remote++
+		}
+		inv.markDirty(r)
+	}
+}
 
 // isService says whether a flow shows its server offering a service: for
 // TCP the server completed the handshake or sent data, for UDP it
@@ -312,6 +321,7 @@ func (inv *Inventory) noteARPTarget(m *record, ip netip.Addr, ev event.Evidence)
 	}
 	m.arpTargets = append(m.arpTargets, ip)
 	m.arpEv = ev
+	inv.markDirty(m)
 }
 
 // unanswered counts the addresses no device holds.
@@ -381,8 +391,16 @@ func (inv *Inventory) Observe(o *event.Observation) {
 		}
 		return base
 	}
+	conn := inv.flows[o.Flow]
+	var vlan uint16
+	if conn != nil {
+		vlan = conn.VLAN
+	}
 	var recs [2]*record
 	for i := range eps {
+		if !need[i] {
+			continue
+		}
 		ep := eps[i]
 		if s := stated[i]; s.mac != "" || s.ip.IsValid() {
 			// A protocol stated the device's addresses (DHCP's chaddr and
@@ -396,13 +414,13 @@ func (inv *Inventory) Observe(o *event.Observation) {
 			}
 			if mac, ok := parseMAC(ep.MAC); ok && s.ip.IsValid() && inv.usable(s.ip) {
 				ev := evidence()
-				inv.pair(s.ip, mac, s.conf >= 0.9, ev, o.Time, 0)
+				inv.pair(s.ip, mac, s.conf >= 0.9, ev, o.Time, vlan)
 			}
 		}
-		if mac, ok := parseMAC(ep.MAC); ok && need[i] {
-			inv.pair(norm(ep.IP), mac, false, evidence(), o.Time, 0)
+		if mac, ok := parseMAC(ep.MAC); ok {
+			inv.pair(norm(ep.IP), mac, false, evidence(), o.Time, vlan)
 		}
-		recs[i] = inv.target(ep, o.Time, o.Time, 0, need[i])
+		recs[i] = inv.target(ep, o.Time, o.Time, vlan, true)
 	}
 	// The sender speaks the protocol; the receiver only when it answers.
 	if r := recs[0]; r != nil && o.Proto != "" {
@@ -410,7 +428,6 @@ func (inv *Inventory) Observe(o *event.Observation) {
 		ev.Attr, ev.Value, ev.Confidence = attrProtocol, o.Proto, 1
 		inv.addValue(r, attrProtocol, o.Proto, 1, ev)
 	}
-	conn := inv.flows[o.Flow]
 	for _, f := range o.Facts {
 		i, ok := side(f.About)
 		if !ok || recs[i] == nil || f.Attr == attrMAC || f.Attr == attrIP || f.Attr == attrProtocol {

@@ -225,3 +225,45 @@ func TestLabCapture(t *testing.T) {
 	}
 	t.Logf("%d assets, %d roles off; %s", len(assets), wrongRoles, inv.Stats())
 }
+
+// TestConcurrentChanges reads changes while the sensor feeds the
+// inventory, as heir sense does; run with -race. Every device is reported
+// by some call, and the last reports match Assets.
+func TestConcurrentChanges(t *testing.T) {
+	pcap := testenv.DataFile(t, "pcap/lab/medlab-dev.pcap")
+	inv := newTestInventory(t)
+	done := make(chan struct{})
+	reported := map[string]event.Asset{}
+	go func() {
+		defer close(done)
+		runCapture(t, inv, pcap)
+	}()
+	collect := func() {
+		for _, a := range inv.Changed() {
+			reported[a.ID] = a
+		}
+		for _, id := range inv.Removed() {
+			delete(reported, id)
+		}
+	}
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+			collect()
+		}
+	}
+	collect()
+	all := inv.Assets()
+	if len(reported) != len(all) {
+		t.Fatalf("changes reported %d devices, Assets has %d", len(reported), len(all))
+	}
+	for _, a := range all {
+		r, ok := reported[a.ID]
+		if !ok || r.Role != a.Role || !slices.Equal(r.IPs, a.IPs) || len(r.Services) != len(a.Services) || r.Peers != a.Peers ||
+			len(r.Evidence) != len(a.Evidence) || r.Hostname != a.Hostname {
+			t.Errorf("%s: last change %+v differs from Assets", a.ID, r)
+		}
+	}
+}

@@ -326,7 +326,8 @@ type targets struct {
 	ev    event.Evidence // the latest new target
 }
 
-func (s *targets) add(h uint32, t time.Time, window time.Duration, max int, ev event.Evidence) {
+// add counts target h at t; it reports whether h is new in the window.
+func (s *targets) add(h uint32, t time.Time, window time.Duration, max int, ev event.Evidence) bool {
 	switch {
 	case s.start.IsZero():
 		s.start = t
@@ -337,7 +338,9 @@ func (s *targets) add(h uint32, t time.Time, window time.Duration, max int, ev e
 	}
 	if s.set.add(h, max) {
 		s.ev = ev
+		return true
 	}
+	return false
 }
 
 // count is the number of targets as of now.

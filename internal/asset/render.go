@@ -50,9 +50,10 @@ func (inv *Inventory) Assets() []event.Asset {
 // (sorted like Assets), and the ids of devices reported before that no
 // longer exist: evicted, or merged into another (an address-only device
 // whose MAC became known) or split (a router's addresses). A change is a
-// new address, attribute value, service, protocol, weakness or role, a
-// higher confidence, or being seen again Config.Refresh after the last
-// report; peers and weakness counts alone do not count.
+// new address, attribute value, higher confidence, service, protocol,
+// weakness kind, peer or scan target, or being seen again Config.Refresh
+// after the last report; weakness counts and last-seen times alone are
+// not (Refresh brings them up to date).
 func (inv *Inventory) Changes() (changed []event.Asset, removed []string) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
