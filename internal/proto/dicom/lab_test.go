@@ -453,3 +453,32 @@ func kindsOf(obs []*event.Observation) map[string]int {
 	}
 	return m
 }
+
+// TestLabFactsOnce: each fact is reported once per flow and endpoint, and
+// every flow claimed as DICOM carried an association.
+func TestLabFactsOnce(t *testing.T) {
+	res, _ := labRun(t)
+	seen := map[string]bool{}
+	assoc := map[string]bool{}
+	for _, o := range res.Observations {
+		if o.Kind == "associate-rq" {
+			assoc[o.Flow] = true
+		}
+		for _, f := range o.Facts {
+			e := o.Src
+			if f.About == event.AboutDst {
+				e = o.Dst
+			}
+			k := o.Flow + " " + e.IP.String() + " " + string(f.Attr) + " " + f.Value
+			if seen[k] {
+				t.Errorf("fact repeated in flow: %s", k)
+			}
+			seen[k] = true
+		}
+	}
+	for _, f := range res.Flows {
+		if f.Proto == Name && !assoc[f.ID] {
+			t.Errorf("flow %s %v -> %v claimed as DICOM without an association", f.ID, f.Client, f.Server)
+		}
+	}
+}

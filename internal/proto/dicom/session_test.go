@@ -2,6 +2,8 @@ package dicom
 
 import (
 	"encoding/binary"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -424,6 +426,81 @@ func TestMidStream(t *testing.T) {
 		}
 	}
 	if s := out.byKind("association-summary")[0].Detail.(*Summary); !s.MidStream {
+		t.Errorf("summary %+v", s)
+	}
+}
+
+// TestLabStreamsSplit feeds small lab associations (client stream, then
+// server stream) cut in two at every position: the observations must not
+// change.
+func TestLabStreamsSplit(t *testing.T) {
+	for _, name := range []string{"echo", "find", "reject"} {
+		var sides [2][]byte
+		for i, ext := range []string{"client", "server"} {
+			b, err := os.ReadFile(filepath.Join("testdata", "fuzz", "lab", name+"."+ext))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sides[i] = b
+		}
+		segs := []segment{{proto.ToServer, sides[0]}, {proto.ToClient, sides[1]}}
+		base, _ := run(t, segs, 0)
+		if len(base.obs) < 3 {
+			t.Fatalf("%s: kinds %v", name, base.kinds())
+		}
+		want := base.content(t)
+		for i := range segs {
+			for p := 1; p < len(segs[i].data); p++ {
+				cut := append([]segment(nil), segs[:i]...)
+				cut = append(cut, segment{segs[i].dir, segs[i].data[:p]}, segment{segs[i].dir, segs[i].data[p:]})
+				cut = append(cut, segs[i+1:]...)
+				got, _ := run(t, cut, 0)
+				if g := got.content(t); g != want {
+					t.Fatalf("%s: side %d cut at %d:\n got %s\nwant %s", name, i, p, g, want)
+				}
+			}
+		}
+	}
+}
+
+// TestOtherCommands: N-* and C-CANCEL are named, a big-endian data set is
+// read with its negotiated syntax, a C-MOVE names its destination.
+func TestOtherCommands(t *testing.T) {
+	const mpps = "1.2.840.10008.3.1.2.3.3"
+	ds := explicit(binary.BigEndian, str(0x00100010, "PN", patientName), str(0x00100020, "LO", patientID))
+	nCreate := commandSet(str(tagAffectedSOPClass, "UI", mpps), us(tagCommandField, 0x0140), us(tagMessageID, 1), us(tagDataSetType, 0))
+	cancel := commandSet(us(tagCommandField, cCancelRQ), us(tagRespondingTo, 1), us(tagDataSetType, dataSetNone))
+	move := commandSet(str(tagAffectedSOPClass, "UI", "1.2.840.10008.5.1.4.1.2.2.2"), us(tagCommandField, cMoveRQ), us(tagMessageID, 2),
+		us(tagPriority, 2), us(tagDataSetType, dataSetNone), str(tagMoveDestination, "AE", "WS01"))
+	segs := []segment{
+		{proto.ToServer, associateRQ("MOD", "RIS", []rqCtx{{1, mpps, []string{uidExplicitBE}}}, userInfo("1.2", "V", 0))},
+		{proto.ToClient, associateAC("MOD", "RIS", []acCtx{{1, 0, uidExplicitBE}}, userInfo("1.3", "W", 0))},
+		{proto.ToServer, pdata(pdv{1, 3, nCreate}, pdv{1, 2, ds})},
+		{proto.ToClient, pdata(pdv{1, 3, rsp(0x8140, mpps, 1, 0x0122, false)})},
+		{proto.ToServer, pdata(pdv{1, 3, cancel})},
+		{proto.ToServer, pdata(pdv{1, 3, move})},
+		{proto.ToClient, pdata(pdv{1, 3, rsp(0x8021, "1.2.840.10008.5.1.4.1.2.2.2", 2, 0xa801, false)})},
+	}
+	out, _ := run(t, segs, 0)
+	want := []string{"associate-rq", "associate-ac", "n-create-rq", "n-create-rsp", "c-cancel-rq", "c-move-rq", "c-move-rsp", "association-summary"}
+	if got := out.kinds(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("kinds %v, want %v", got, want)
+	}
+	nc := out.obs[2].Detail.(*Message)
+	if nc.SOPClassName != "Modality Performed Procedure Step" || len(nc.PatientAttributes) != 2 || nc.TransferSyntax != uidExplicitBE {
+		t.Errorf("n-create-rq %+v", nc)
+	}
+	if r := out.obs[3].Detail.(*Message); r.StatusClass != "failure" || r.StatusText != "Refused: SOP class not supported" {
+		t.Errorf("n-create-rsp %+v", r)
+	}
+	mv := out.obs[5].Detail.(*Message)
+	if mv.MoveDestination != "WS01" || mv.Priority != "low" {
+		t.Errorf("c-move-rq %+v", mv)
+	}
+	if r := out.obs[6]; r.Detail.(*Message).StatusText != "Refused: move destination unknown" || len(r.Facts) != 1 {
+		t.Errorf("c-move-rsp %+v facts %+v", r.Detail, r.Facts)
+	}
+	if s := out.obs[7].Detail.(*Summary); s.Failures != 2 {
 		t.Errorf("summary %+v", s)
 	}
 }
