@@ -23,6 +23,7 @@ patient data, cleartext or default logins, obsolete TLS, SMBv1 …).`)
 		events  = fs.String("events", "", "also write every event (flows, observations, assets) as JSON lines to `FILE` ('-' for standard output)")
 		failOn  = fs.String("fail-on", "", "exit with code 1 if weaknesses of these `KINDS` were seen (comma-separated kinds, a severity such as 'high', or 'any')")
 		progArg = fs.String("progress", "auto", "progress bar on standard error: auto (when it is a terminal), always or never")
+		cpuProf = fs.String("cpuprofile", "", "write a Go CPU profile of the analysis to `FILE` (for performance work)")
 	)
 	var sf sensorFlags
 	sf.register(fs)
@@ -60,6 +61,13 @@ patient data, cleartext or default logins, obsolete TLS, SMBv1 …).`)
 		outs = append(outs, jl)
 	}
 	s := sensor.New(set.config, set.dissectors, sensor.Tee(outs...))
+	if *cpuProf != "" {
+		stop, err := startCPUProfile(*cpuProf)
+		if err != nil {
+			return usageError(e.stderr, "analyze", "--cpuprofile: %v", err)
+		}
+		defer stop()
+	}
 	bar := newProgress(e.stderr, *progArg, totalSize(fs.Args()))
 	err = runSource(e.ctx, s, src, bar)
 	bar.done()
