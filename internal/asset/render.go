@@ -90,6 +90,16 @@ func (inv *Inventory) Changes() (changed []event.Asset, removed []string) {
 			}
 		}
 	}
+	// When removals were dropped (no call for a long time while devices
+	// churned), sweep ids that are gone so the set stays bounded.
+	if len(inv.emitted) > 4*inv.cfg.MaxDevices {
+		for id := range inv.emitted {
+			if inv.live(id) == nil {
+				removed = append(removed, id)
+				delete(inv.emitted, id)
+			}
+		}
+	}
 	sortAssets(changed)
 	slices.Sort(removed)
 	return changed, removed
