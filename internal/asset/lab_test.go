@@ -16,6 +16,7 @@ import (
 	"github.com/heir-emd/heir/internal/oui"
 	"github.com/heir-emd/heir/internal/proto"
 	"github.com/heir-emd/heir/internal/proto/ftp"
+	"github.com/heir-emd/heir/internal/proto/http"
 	"github.com/heir-emd/heir/internal/proto/mqtt"
 	"github.com/heir-emd/heir/internal/proto/registry"
 	"github.com/heir-emd/heir/internal/proto/telnet"
@@ -28,7 +29,7 @@ import (
 func dissectors() []proto.Dissector {
 	defaults := credential.Defaults()
 	ds := registry.All(registry.Options{Defaults: defaults})
-	for _, d := range []proto.Dissector{telnet.New(defaults), ftp.New(defaults), mqtt.New(defaults)} {
+	for _, d := range []proto.Dissector{telnet.New(defaults), ftp.New(defaults), mqtt.New(defaults), httpproto.New(defaults)} {
 		if !slices.ContainsFunc(ds, func(x proto.Dissector) bool { return x.Name() == d.Name() }) {
 			ds = append(ds, d)
 		}
