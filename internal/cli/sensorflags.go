@@ -35,6 +35,7 @@ type sensorFlags struct {
 	features    bool
 	credentials string
 	noDefaults  bool
+	ouiPath     string
 }
 
 func (sf *sensorFlags) register(fs *flag.FlagSet) {
@@ -44,6 +45,7 @@ func (sf *sensorFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&sf.features, "flow-features", false, "add packet-size and timing features to flow records")
 	fs.StringVar(&sf.credentials, "credentials", "", "extra known-default credentials, a CSV `FILE` in the format of docs/credentials.md")
 	fs.BoolVar(&sf.noDefaults, "no-default-credentials", false, "do not check logins against known default credentials")
+	fs.StringVar(&sf.ouiPath, "oui", "", "a newer IEEE registry (oui.csv, or a folder such as /usr/share/ieee-data) over heir's embedded one, for MAC vendors")
 }
 
 // setup is a wired sensor.
@@ -85,7 +87,7 @@ func (sf *sensorFlags) build() (*setup, error) {
 		}
 		opts.Defaults = creds
 	}
-	inv, err := newInventory(nets)
+	inv, err := newInventory(nets, sf.ouiPath)
 	if err != nil {
 		return nil, err
 	}

@@ -1,20 +1,18 @@
 package cli
 
-// TEMPORARY wiring until the filter, credential, asset and live-capture
-// packages land; replaced by the real constructors.
+// The constructors of the concrete parts the commands run.
 
 import (
 	"context"
 	"fmt"
 	"net/netip"
 	"os"
-	"time"
 
+	"github.com/heir-emd/heir/internal/asset"
 	"github.com/heir-emd/heir/internal/capture"
 	"github.com/heir-emd/heir/internal/credential"
-	"github.com/heir-emd/heir/internal/event"
 	"github.com/heir-emd/heir/internal/filter"
-	"github.com/heir-emd/heir/internal/proto"
+	"github.com/heir-emd/heir/internal/oui"
 	"github.com/heir-emd/heir/internal/proto/registry"
 	"github.com/heir-emd/heir/internal/sensor"
 )
@@ -46,16 +44,20 @@ func loadCredentials(extra string) (registry.DefaultChecker, error) {
 	return credential.Merge(list, more), nil
 }
 
-type nopInventory struct{}
-
-func (nopInventory) Observe(*event.Observation)       {}
-func (nopInventory) FlowStart(*proto.Conn, time.Time) {}
-func (nopInventory) Flow(*event.Flow)                 {}
-func (nopInventory) ARP(*sensor.ARP)                  {}
-func (nopInventory) Assets() []event.Asset            { return nil }
-func (nopInventory) Changed() []event.Asset           { return nil }
-
-func newInventory([]netip.Prefix) (inventory, error) { return nopInventory{}, nil }
+// newInventory returns the device inventory for the home networks nets
+// (nil: the private ranges), with vendor names from heir's embedded IEEE
+// registry, overlaid by the registry files at ouiPath if given.
+func newInventory(nets []netip.Prefix, ouiPath string) (inventory, error) {
+	reg, err := oui.Default(ouiPath)
+	if err != nil {
+		return nil, fmt.Errorf("--oui: %w", err)
+	}
+	inv, err := asset.New(asset.Config{HomeNets: nets, Vendors: reg})
+	if err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
 
 func openLive(ctx context.Context, ifaces []string, snaplen int, promisc bool) (capture.Source, error) {
 	return capture.OpenLive(ctx, ifaces, capture.LiveOptions{SnapLen: snaplen, Promiscuous: promisc})
