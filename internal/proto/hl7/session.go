@@ -283,9 +283,12 @@ func (s *session) advance(dir proto.Dir, st *stream, n int, m proto.Meta) {
 	if st.bytes <= s.lim.MaxMessage {
 		return
 	}
-	s.oversized++
 	if st.msg.hasMSH {
+		s.oversized++
 		s.emit(dir, st, m, false, true)
+	} else {
+		// A long frame that never began a message: not HL7 we can read.
+		s.malformed++
 	}
 	st.msg = msgState{}
 	st.bytes = 0

@@ -48,6 +48,9 @@ func FuzzSession(f *testing.F) {
 		f.Add(s[0], s[1], uint16(5))
 	}
 	f.Fuzz(func(t *testing.T, client, server []byte, chunk uint16) {
+		if len(client)+len(server) > 64<<10 {
+			return
+		}
 		size := int(chunk%4096) + 1
 		rec := &recorder{}
 		s := NewWithLimits(&fakeDefaults{}, fuzzLimits).New(testConn(), rec)
