@@ -11,15 +11,13 @@ import (
 	"github.com/heir-emd/heir/internal/event"
 )
 
-// Attributes the inventory keeps beyond event's constants. They are the
-// names proposed for event.go: AttrService ("tcp/4242 dicom"),
-// AttrProtocol, AttrMAC and AttrIP (an address a protocol states a device
-// holds, such as DHCP's chaddr and yiaddr).
+// Attributes the inventory keeps for its own evidence beyond what
+// dissectors state: services ("tcp/4242 dicom") and protocols spoken.
 const (
 	attrService  event.Attr = "service"
 	attrProtocol event.Attr = "protocol"
-	attrMAC      event.Attr = "mac"
-	attrIP       event.Attr = "ip"
+	attrMAC                 = event.AttrMAC
+	attrIP                  = event.AttrIP
 )
 
 // value is one value of an attribute with the evidence of its best

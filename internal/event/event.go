@@ -108,6 +108,13 @@ const (
 	AttrCertSubject Attr = "tls-cert-subject"
 	// AttrUserAgent is an HTTP User-Agent the device sent.
 	AttrUserAgent Attr = "user-agent"
+	// AttrMAC is a hardware address a protocol states the device holds
+	// (DHCP's chaddr): it binds the device's IP address to its MAC even
+	// when the message came from 0.0.0.0 or went to broadcast.
+	AttrMAC Attr = "mac"
+	// AttrIP is an IP address a protocol states the device holds (the
+	// address a DHCP server assigned it).
+	AttrIP Attr = "ip"
 	// AttrBanner is text a service shows about itself (a Telnet or FTP
 	// banner, a message of the day, an HTTP realm), bounded and stripped of
 	// control characters; the inventory reads device kinds and models from it.

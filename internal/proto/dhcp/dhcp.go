@@ -117,9 +117,20 @@ func (s *session) Feed(dir proto.Dir, data []byte, m proto.Meta) (int, bool) {
 	o.Detail = det
 	if det.op == opRequest {
 		o.Facts = s.clientFacts(det, o.Src)
-	} else if !s.serverTold {
-		s.serverTold = true
-		o.Facts = []event.Fact{{About: event.AboutSrc, Attr: event.AttrServer, Value: Name, Confidence: 0.9}}
+	} else {
+		if !s.serverTold {
+			s.serverTold = true
+			o.Facts = []event.Fact{{About: event.AboutSrc, Attr: event.AttrServer, Value: Name, Confidence: 0.9}}
+		}
+		// An ACK states which address the client with this MAC now holds:
+		// the strongest MAC↔IP binding the inventory gets, even when the
+		// ACK goes to broadcast. Only on the way to the client (port 68):
+		// a server's answer to a relay agent goes to the router.
+		if det.MessageType == "ack" && det.YourIP != "" && det.YourIP != "0.0.0.0" && det.ClientMAC != "" && o.Dst.Port == 68 {
+			o.Facts = append(o.Facts,
+				event.Fact{About: event.AboutDst, Attr: event.AttrMAC, Value: det.ClientMAC, Confidence: 0.95},
+				event.Fact{About: event.AboutDst, Attr: event.AttrIP, Value: det.YourIP, Confidence: 0.95})
+		}
 	}
 	s.out.Observe(o)
 	return len(data), false
@@ -140,6 +151,7 @@ func (s *session) clientFacts(det *Detail, src event.Endpoint) []event.Fact {
 		}
 	}
 	add(event.AttrClient, Name, 0.9)
+	add(event.AttrMAC, det.ClientMAC, 0.95)
 	add(event.AttrHostname, det.Hostname, 0.95)
 	if det.Hostname == "" && det.FQDN != "" {
 		add(event.AttrHostname, det.FQDN, 0.9)

@@ -365,3 +365,29 @@ func BenchmarkFeed(b *testing.B) {
 type discard struct{}
 
 func (discard) Observe(*event.Observation) {}
+
+// An ACK binds the client's MAC to the address it was given, about the
+// receiver; an ACK on its way to a relay agent (port 67) says nothing
+// about the relay.
+func TestAckBindsMACToAddress(t *testing.T) {
+	var s sink
+	server := event.Endpoint{IP: netip.MustParseAddr("10.0.0.1"), Port: 67}
+	toClient := event.Endpoint{IP: netip.MustParseAddr("255.255.255.255"), Port: 68}
+	c := &proto.Conn{ID: "f", Transport: proto.UDP, Client: toClient, Server: server, Proto: Name}
+	ss := New().New(c, &s)
+	m := proto.Meta{Time: time.Unix(1, 0)}
+	ss.Feed(proto.ToClient, msg(2, mac1, [4]byte{10, 0, 0, 42}, zero4, opt(53, 5)), m)
+	o := s.obs[0]
+	mac, ok1 := fact(o, event.AttrMAC)
+	ip, ok2 := fact(o, event.AttrIP)
+	if !ok1 || !ok2 || mac.About != event.AboutDst || mac.Value != "00:1f:29:da:2d:79" || ip.Value != "10.0.0.42" {
+		t.Fatalf("facts %+v", o.Facts)
+	}
+	relay := event.Endpoint{IP: netip.MustParseAddr("10.9.0.1"), Port: 67}
+	c2 := &proto.Conn{ID: "g", Transport: proto.UDP, Client: relay, Server: server, Proto: Name}
+	s = sink{}
+	New().New(c2, &s).Feed(proto.ToClient, msg(2, mac1, [4]byte{10, 9, 0, 42}, [4]byte{10, 9, 0, 1}, opt(53, 5)), m)
+	if _, ok := fact(s.obs[0], event.AttrIP); ok {
+		t.Fatalf("relay bound: %+v", s.obs[0].Facts)
+	}
+}
