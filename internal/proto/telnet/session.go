@@ -3,6 +3,7 @@ package telnet
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/heir-emd/heir/internal/event"
@@ -17,6 +18,8 @@ const (
 	sbKeep   = 256  // subnegotiation bytes kept for decoding
 	sbMax    = 8192 // a subnegotiation longer than this is abandoned
 	maxFacts = 16   // distinct facts reported per flow
+	// maxBannerFacts bounds the banner lines reported per flow.
+	maxBannerFacts = 6
 )
 
 // Parser states of one direction's command layer.
@@ -102,7 +105,11 @@ type session struct {
 	banner     []byte
 	bannerDone bool
 	bannerSent bool
-	scanned    int // bytes of server text searched for facts
+	banners    int
+	// pendingBanners are server lines seen after a password, kept until
+	// the login's verdict.
+	pendingBanners []string
+	scanned        int // bytes of server text searched for facts
 
 	att      attempt
 	attempts int
@@ -609,11 +616,16 @@ func (s *session) outcome(o string, m proto.Meta) {
 		return
 	}
 	if o == OutcomeSuccess {
+		for _, b := range s.pendingBanners {
+			s.addBanner(b)
+		}
+		s.pendingBanners = s.pendingBanners[:0]
 		// Report once the message of the day has been read for facts.
 		s.att.stage = stagePost
 		s.att.meta = m
 		return
 	}
+	s.pendingBanners = s.pendingBanners[:0]
 	s.report(o, m)
 	if s.attempts >= s.d.lim.MaxAttempts {
 		s.finish(m)
@@ -705,6 +717,26 @@ func (s *session) scanFacts(line []byte) {
 		return // the server is echoing the user name
 	}
 	s.scanned += len(line)
+	// The greeting and the message of the day often name the device
+	// ("PM-8000 Patient Monitor"): they become banner facts, from which
+	// the inventory reads device kinds. Only text before the login and
+	// between the login and the first shell prompt: command output could
+	// carry anything, patient data included.
+	// Lines between the password and the verdict wait for it: after a
+	// success they are the message of the day; after a failure, nothing.
+	// A banner line has at least two words, which also keeps out a
+	// password echoed by a misbehaving server.
+	if t := strings.TrimSpace(printable(trimSpace(line), 120)); len(t) >= 4 && strings.ContainsRune(t, ' ') &&
+		!isFailure(line) && !isLastLogin(line) {
+		switch s.att.stage {
+		case stageNone, stagePost:
+			s.addBanner(t)
+		case stagePassword:
+			if len(s.pendingBanners) < maxBannerFacts {
+				s.pendingBanners = append(s.pendingBanners, t)
+			}
+		}
+	}
 	for _, p := range osPatterns {
 		if !bytes.Contains(line, []byte(p.key)) {
 			continue
@@ -713,6 +745,13 @@ func (s *session) scanFacts(line []byte) {
 			v := p.re.Expand(nil, []byte(p.tmpl), line, sub)
 			s.addFact(p.attr, printable(v, 64), p.conf)
 		}
+	}
+}
+
+func (s *session) addBanner(text string) {
+	if s.banners < maxBannerFacts {
+		s.banners++
+		s.addFact(event.AttrBanner, text, 0.9)
 	}
 }
 

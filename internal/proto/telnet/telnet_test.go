@@ -89,6 +89,19 @@ func TestLoginSuccess(t *testing.T) {
 	if chk.asked != 1 {
 		t.Errorf("checker asked %d times", chk.asked)
 	}
+	// The greeting and the message of the day are banner facts; the
+	// command typed after the shell prompt and its output are not.
+	if !hasFact(b, event.AttrBanner, "Acme InfuServe 9 (pump-ward4)") ||
+		!hasFact(l, event.AttrBanner, "The programs included with the Debian GNU/Linux 12 system are free software;") {
+		t.Errorf("banner facts: %+v / %+v", b.Facts, l.Facts)
+	}
+	for _, o := range obs {
+		for _, f := range o.Facts {
+			if f.Attr == event.AttrBanner && (strings.Contains(f.Value, "uptime") || strings.Contains(f.Value, "Password")) {
+				t.Errorf("banner fact from the dialogue: %q", f.Value)
+			}
+		}
+	}
 }
 
 // TestSplitAnywhere feeds dialogues whole, byte by byte, and cut once at
