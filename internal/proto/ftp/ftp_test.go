@@ -55,7 +55,8 @@ func TestArchiveSession(t *testing.T) {
 	if bd := b.Detail.(*BannerDetail); bd.Banner != "Welcome to the imaging archive\nAuthorised users only\n(vsFTPd 3.0.5)" || bd.TLS {
 		t.Errorf("banner %+v", bd)
 	}
-	if !hasFact(b, event.AttrSoftware, "vsftpd 3.0.5") || !hasFact(b, event.AttrServer, "ftp") || !hasWeakness(b, event.WeakCleartextLogin) {
+	if !hasFact(b, event.AttrSoftware, "vsftpd 3.0.5") || !hasFact(b, event.AttrServer, "ftp") || !hasWeakness(b, event.WeakCleartextLogin) ||
+		!hasFact(b, event.AttrBanner, "Welcome to the imaging archive\nAuthorised users only\n(vsFTPd 3.0.5)") {
 		t.Errorf("banner facts %+v weaknesses %+v", b.Facts, b.Weaknesses)
 	}
 	l := obs[1]

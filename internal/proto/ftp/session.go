@@ -538,6 +538,11 @@ func (s *session) sendBanner(m proto.Meta) {
 		event.Fact{About: event.AboutDst, Attr: event.AttrClient, Value: "ftp", Confidence: 1},
 	)
 	o.Facts = append(o.Facts, s.takeFacts(event.AboutSrc)...)
+	// The greeting often names the device ("PM-8000 FTP service ready"):
+	// the inventory reads device kinds from banner facts.
+	if b := o.Detail.(*BannerDetail).Banner; b != "" {
+		o.Facts = append(o.Facts, event.Fact{About: event.AboutSrc, Attr: event.AttrBanner, Value: b, Confidence: 0.9})
+	}
 	if !s.tls {
 		o.Weaknesses = append(o.Weaknesses, event.Weakness{
 			Kind: event.WeakCleartextLogin, About: event.AboutSrc,
