@@ -142,8 +142,10 @@ type session struct {
 	setupTold bool
 	lastMeta  proto.Meta
 
-	nbt       *SessionRequest
-	toldRoles bool
+	nbt                    *SessionRequest
+	toldClient, toldServer bool
+	// serverSpoke is set once the server answered in SMB.
+	serverSpoke bool
 }
 
 func (s *session) Feed(dir proto.Dir, data []byte, m proto.Meta) (int, bool) {
@@ -221,6 +223,12 @@ func (s *session) message(dir proto.Dir, msg []byte, m proto.Meta) {
 		return
 	}
 	switch [4]byte(msg[:4]) {
+	case idSMB1, idSMB2, idTransform, idCompress:
+		if dir == proto.ToClient {
+			s.serverSpoke = true
+		}
+	}
+	switch [4]byte(msg[:4]) {
 	case idSMB1:
 		s.smb1(dir, msg, m)
 	case idSMB2:
@@ -260,20 +268,24 @@ func serverAbout(dir proto.Dir) event.About {
 	return event.AboutDst
 }
 
-// roleFacts appends, once per flow, that the client speaks SMB and the
-// server serves it.
+// roleFacts appends, once per flow and side, that the client speaks SMB
+// and that the server serves it. The server fact waits for the server to
+// answer in SMB: scanners send SMB negotiates to ports that serve
+// something else.
 func (s *session) roleFacts(dir proto.Dir, fs []event.Fact) []event.Fact {
-	if s.toldRoles {
-		return fs
+	if !s.toldClient {
+		s.toldClient = true
+		cli := event.AboutSrc
+		if dir == proto.ToClient {
+			cli = event.AboutDst
+		}
+		fs = append(fs, event.Fact{About: cli, Attr: event.AttrClient, Value: Name, Confidence: 0.9})
 	}
-	s.toldRoles = true
-	cli := event.AboutSrc
-	if dir == proto.ToClient {
-		cli = event.AboutDst
+	if s.serverSpoke && !s.toldServer {
+		s.toldServer = true
+		fs = append(fs, event.Fact{About: serverAbout(dir), Attr: event.AttrServer, Value: Name, Confidence: 0.9})
 	}
-	return append(fs,
-		event.Fact{About: cli, Attr: event.AttrClient, Value: Name, Confidence: 0.9},
-		event.Fact{About: serverAbout(dir), Attr: event.AttrServer, Value: Name, Confidence: 0.9})
+	return fs
 }
 
 // finish reports what is still untold and ends the session.

@@ -693,3 +693,18 @@ func FuzzSession(f *testing.F) {
 		ss.End(proto.Meta{})
 	})
 }
+
+// A negotiate nobody answers (a scanner's probe of a port that serves
+// something else) says the sender speaks SMB, not that the target serves it.
+func TestUnansweredNegotiateNamesNoServer(t *testing.T) {
+	s, _ := run(t, step{proto.ToServer, nb(smb1NegotiateReq("NT LM 0.12"))})
+	neg := s.kind("negotiate")
+	if neg == nil || !hasFact(neg, event.AboutSrc, event.AttrClient, "smb") {
+		t.Fatalf("negotiate %+v", neg)
+	}
+	for _, f := range neg.Facts {
+		if f.Attr == event.AttrServer {
+			t.Fatalf("server fact without an answer: %+v", f)
+		}
+	}
+}
