@@ -10,6 +10,8 @@ import (
 	"github.com/heir-emd/heir/internal/proto/dns"
 	"github.com/heir-emd/heir/internal/proto/ftp"
 	"github.com/heir-emd/heir/internal/proto/hl7"
+	httpproto "github.com/heir-emd/heir/internal/proto/http"
+	"github.com/heir-emd/heir/internal/proto/mqtt"
 	"github.com/heir-emd/heir/internal/proto/smb"
 	"github.com/heir-emd/heir/internal/proto/ssh"
 	"github.com/heir-emd/heir/internal/proto/telnet"
@@ -36,7 +38,9 @@ func All(opts Options) []proto.Dissector {
 		// stream, the engine asks in this order (after the port's own).
 		dicom.New(),
 		hl7.New(),
+		mqtt.New(opts.Defaults),
 		tls.New(),
+		httpproto.New(opts.Defaults),
 		telnet.New(opts.Defaults),
 		ftp.New(opts.Defaults),
 		smb.New(),
