@@ -179,7 +179,11 @@ func probeRequest(data []byte) proto.Verdict {
 		// RTSP/1.0, SIP/2.0, HTTP/2.0 (the h2 preface), ICAP/1.0 …
 		return proto.No
 	}
-	if len(ver) > len(prefix)+1 && ver[len(prefix)+1] != '\r' && ver[len(prefix)+1] != '\n' {
+	if len(ver) == len(prefix)+1 {
+		// The line end decides: "HTTP/1.10" is not a version.
+		return proto.Unsure
+	}
+	if c := ver[len(prefix)+1]; c != '\r' && c != '\n' {
 		return proto.No
 	}
 	return proto.Yes
