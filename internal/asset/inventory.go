@@ -228,7 +228,9 @@ func (inv *Inventory) addPeer(r *record, ip netip.Addr) {
 // engine guessed their direction. A port that answered a SYN with RST is
 // closed, not a service.
 func isService(rec *event.Flow) bool {
-	if rec.Server.Port == 0 {
+	// A connection another one announced (an FTP data connection) uses a
+	// port opened for it alone: not a service.
+	if rec.Server.Port == 0 || rec.Parent != "" {
 		return false
 	}
 	switch rec.Transport {

@@ -166,6 +166,7 @@ type Flow struct {
 	Client     Endpoint  `json:"client"`
 	Server     Endpoint  `json:"server"`
 	Proto      string    `json:"proto,omitempty"`
+	Parent     string    `json:"parent,omitempty"`
 	Reason     string    `json:"reason"`
 	Counts     [2]Counts `json:"counts"`
 	ClientTCP  string    `json:"client_tcp_flags,omitempty"`

@@ -13,6 +13,7 @@
 package flow
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/heir-emd/heir/internal/event"
@@ -115,6 +116,8 @@ type Stats struct {
 	Skipped        uint64 `json:"bytes_skipped"`
 	Dissected      uint64 `json:"flows_dissected"`
 	Unknown        uint64 `json:"flows_unknown"`
+	Expected       uint64 `json:"flows_expected"`
+	ExpectDropped  uint64 `json:"expectations_dropped"`
 	HeldBytes      int    `json:"held_bytes"`
 }
 
@@ -143,20 +146,38 @@ type Engine struct {
 	held   int
 	stats  Stats
 	last   time.Time
+	now    time.Time
 	served map[uint16]bool
+	// expected holds connections sessions announced, by server endpoint.
+	expected map[netip.AddrPort]expectation
 }
+
+// expectation is a connection a session announced (proto.Expecter).
+type expectation struct {
+	proto, parent string
+	until         time.Time
+}
+
+// Expectations are bounded in number and in time: an announced FTP data
+// port is used within seconds or never. When full, expired ones are
+// dropped; if none has expired, the new one is dropped and counted.
+const (
+	maxExpectations = 4096
+	expectFor       = 2 * time.Minute
+)
 
 // New returns an engine that dissects with ds and reports to out.
 // At most 64 dissectors per transport are used.
 func New(cfg Config, ds []proto.Dissector, out Output) *Engine {
 	cfg.defaults()
 	e := &Engine{
-		cfg:    cfg,
-		out:    out,
-		tcpBy:  map[uint16][]int{},
-		udpBy:  map[uint16][]int{},
-		table:  make(map[Key]*Flow, 1024),
-		served: map[uint16]bool{},
+		cfg:      cfg,
+		out:      out,
+		tcpBy:    map[uint16][]int{},
+		udpBy:    map[uint16][]int{},
+		table:    make(map[Key]*Flow, 1024),
+		served:   map[uint16]bool{},
+		expected: map[netip.AddrPort]expectation{},
 	}
 	for _, d := range ds {
 		switch d.Transport() {
@@ -194,6 +215,7 @@ func (e *Engine) Stats() Stats {
 // numbered frame in its capture, wireLen bytes long on the wire.
 func (e *Engine) Packet(p *packet.Packet, ts time.Time, frame uint64, wireLen int) {
 	e.stats.Packets++
+	e.now = ts
 	if ts.Sub(e.last) >= time.Second || ts.Before(e.last) {
 		e.Advance(ts)
 	}
@@ -284,7 +306,9 @@ func (e *Engine) create(k Key, p *packet.Packet, side int, ts time.Time) *Flow {
 	} else {
 		f.conn.Client, f.conn.Server = b, a
 	}
-	if (f.class == classTCP && len(e.tcp) > 0) || (f.class == classUDP && len(e.udp) > 0) {
+	if len(e.expected) > 0 && e.claim(f) {
+		f.state = stateNone
+	} else if (f.class == classTCP && len(e.tcp) > 0) || (f.class == classUDP && len(e.udp) > 0) {
 		f.state = stateProbing
 		n := len(e.tcp)
 		if f.class == classUDP {
@@ -303,6 +327,62 @@ func (e *Engine) create(k Key, p *packet.Packet, side int, ts time.Time) *Flow {
 	e.push(f)
 	e.out.FlowStart(&f.conn, ts)
 	return f
+}
+
+// claim links a new flow to the expectation of its server endpoint (or,
+// when the roles were guessed wrong, of its client's).
+func (e *Engine) claim(f *Flow) bool {
+	srv := netip.AddrPortFrom(f.conn.Server.IP, f.conn.Server.Port)
+	x, ok := e.expected[srv]
+	swap := false
+	if !ok {
+		srv = netip.AddrPortFrom(f.conn.Client.IP, f.conn.Client.Port)
+		x, ok = e.expected[srv]
+		swap = ok
+	}
+	if !ok {
+		return false
+	}
+	delete(e.expected, srv)
+	if e.now.After(x.until) {
+		return false
+	}
+	if swap {
+		f.clientSide ^= 1
+		f.conn.Client, f.conn.Server = f.conn.Server, f.conn.Client
+	}
+	f.label, f.parent = x.proto, x.parent
+	e.stats.Expected++
+	return true
+}
+
+// expect records a connection a session announced.
+func (e *Engine) expect(server netip.AddrPort, proto, parent string) {
+	if len(e.expected) >= maxExpectations {
+		for k, x := range e.expected {
+			if e.now.After(x.until) {
+				delete(e.expected, k)
+			}
+		}
+		if len(e.expected) >= maxExpectations {
+			e.stats.ExpectDropped++
+			return
+		}
+	}
+	e.expected[server] = expectation{proto: proto, parent: parent, until: e.now.Add(expectFor)}
+}
+
+// sessionSink is the Sink a session gets: observations go to the output,
+// expectations to the engine, linked to the session's flow.
+type sessionSink struct {
+	e *Engine
+	f *Flow
+}
+
+func (s *sessionSink) Observe(o *event.Observation) { s.e.out.Observe(o) }
+
+func (s *sessionSink) Expect(server netip.AddrPort, proto string) {
+	s.e.expect(server, proto, s.f.conn.ID)
 }
 
 func isICMPReply(p *packet.Packet) bool {

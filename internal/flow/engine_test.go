@@ -82,6 +82,10 @@ func (s *msgSession) Feed(dir proto.Dir, data []byte, m proto.Meta) (int, bool) 
 		if body == "BYE" {
 			return n, true
 		}
+		if len(body) == 8 && body[:6] == "EXPECT" {
+			port := binary.BigEndian.Uint16([]byte(body[6:]))
+			s.out.(proto.Expecter).Expect(netip.AddrPortFrom(s.conn.Server.IP, port), "msg-data")
+		}
 	}
 }
 func (s *msgSession) Gap(dir proto.Dir, n int) { s.gaps[dir] += n }
@@ -416,4 +420,45 @@ func abs(x int) int {
 		return -x
 	}
 	return x
+}
+
+// A session announces a data connection: the engine labels it and links
+// it to the announcing flow instead of probing it.
+func TestExpectedConnection(t *testing.T) {
+	ctrl := append(handshake(1, 1), seg{toServer: true, flags: packet.ACK, seq: 2,
+		data: append([]byte("HELLO"), messages("EXPECT\x75\x30")...)}) // port 30000
+	rec := &recorder{}
+	d := &msgProto{}
+	e := New(Config{}, []proto.Dissector{d}, rec)
+	for i, s := range ctrl {
+		e.Packet(s.packet(), t0.Add(time.Duration(i)*time.Millisecond), uint64(i+1), 60)
+	}
+	data := func(dport uint16, flags uint8, toServer bool) *packet.Packet {
+		p := &packet.Packet{IPVersion: 4, Proto: packet.ProtoTCP, TCPFlags: flags, Src: cli, Dst: srv, SrcPort: 41000, DstPort: dport}
+		if !toServer {
+			p.Src, p.Dst, p.SrcPort, p.DstPort = srv, cli, dport, 41000
+		}
+		return p
+	}
+	e.Packet(data(30000, packet.SYN, true), t0.Add(time.Second), 10, 60)
+	e.Packet(data(30000, packet.SYN|packet.ACK, false), t0.Add(time.Second), 11, 60)
+	e.Packet(data(30001, packet.SYN, true), t0.Add(time.Second), 12, 60)
+	e.Flush(t0.Add(time.Hour))
+	var ctrlID string
+	byPort := map[uint16]*event.Flow{}
+	for _, f := range rec.flows {
+		byPort[f.Server.Port] = f
+		if f.Proto == "msg" {
+			ctrlID = f.ID
+		}
+	}
+	if f := byPort[30000]; f == nil || f.Proto != "msg-data" || f.Parent != ctrlID || ctrlID == "" {
+		t.Fatalf("announced flow %+v (control %q)", f, ctrlID)
+	}
+	if f := byPort[30001]; f == nil || f.Proto != "" || f.Parent != "" {
+		t.Fatalf("unannounced flow %+v", f)
+	}
+	if e.Stats().Expected != 1 {
+		t.Fatalf("stats %+v", e.Stats())
+	}
 }

@@ -40,6 +40,10 @@ type Flow struct {
 	icmpType    *uint8
 	gaps        uint64
 
+	// label and parent are set for a connection a session announced
+	// (proto.Expecter): its protocol and the announcing flow.
+	label, parent string
+
 	// dissection
 	cand      uint64
 	probes    int
@@ -180,6 +184,8 @@ func (f *Flow) record(reason string, feat bool) *event.Flow {
 	}
 	if f.dissector != nil {
 		rec.Proto = f.dissector.Name()
+	} else if f.label != "" {
+		rec.Proto, rec.Parent = f.label, f.parent
 	}
 	if f.conn.Transport == proto.TCP {
 		rec.ClientTCP = flagString(f.flags[cs])

@@ -327,7 +327,7 @@ func (e *Engine) start(f *Flow, d proto.Dissector, side int, buf []byte, m proto
 	f.state = stateDissecting
 	f.dissector = d
 	f.conn.Proto = d.Name()
-	f.session = d.New(&f.conn, e.out)
+	f.session = d.New(&f.conn, &sessionSink{e: e, f: f})
 	e.stats.Dissected++
 	f.feedOther = len(f.streams[side^1].held) > 0
 	return f.session.Feed(f.dir(side), buf, m)

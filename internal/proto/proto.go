@@ -6,6 +6,7 @@
 package proto
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/heir-emd/heir/internal/event"
@@ -115,6 +116,15 @@ type Meta struct {
 // over.
 type Sink interface {
 	Observe(o *event.Observation)
+}
+
+// Expecter is implemented by the Sink the engine gives a session. A
+// session that learns where a related connection will go (the data
+// connection an FTP server announces in its PASV reply) says so, and the
+// engine labels that connection with proto and links it to this flow
+// instead of probing it.
+type Expecter interface {
+	Expect(server netip.AddrPort, proto string)
 }
 
 // Dissector recognises one protocol and creates sessions that decode it.

@@ -60,6 +60,10 @@ type Dissector struct {
 	lim   Limits
 }
 
+// DataName is the protocol name of the data connections an FTP session
+// announces (PASV, EPSV, PORT, EPRT).
+const DataName = "ftp-data"
+
 // New returns the FTP dissector with DefaultLimits. check may be nil: then
 // no login is reported as using default credentials.
 func New(check DefaultChecker) *Dissector { return NewWithLimits(check, DefaultLimits()) }

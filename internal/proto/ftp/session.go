@@ -597,6 +597,10 @@ func (s *session) summary(m proto.Meta) {
 }
 
 func (s *session) endpoint(ap netip.AddrPort) {
+	// The engine labels the data connection and links it to this one.
+	if ex, ok := s.out.(proto.Expecter); ok && ap.IsValid() && ap.Port() != 0 {
+		ex.Expect(ap, DataName)
+	}
 	s.nEndpts++
 	if len(s.endpoints) < s.d.lim.MaxEndpoints {
 		s.endpoints = append(s.endpoints, ap.String())
