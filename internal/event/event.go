@@ -87,8 +87,8 @@ const (
 	AttrRole     Attr = "role"
 	AttrDomain   Attr = "domain"
 	// AttrClient marks a device as the client of a protocol (value: the
-	// protocol, optionally followed by a space and an activity such as
-	// "dicom c-store"), which role inference uses.
+	// protocol, optionally followed by a colon and an activity such as
+	// "dicom:c-store"), which role inference uses.
 	AttrClient Attr = "client"
 	// AttrServer marks a device as the server of a protocol, in the same
 	// form as AttrClient.
