@@ -94,7 +94,9 @@ func (c *Config) defaults() {
 // Output receives what the engine produces.
 type Output interface {
 	proto.Sink
-	// FlowStart is called when a flow is created.
+	// FlowStart is called when a flow is created. c stays valid until the
+	// flow's final (not continuing) record has been given to Flow; the
+	// engine reuses it afterwards.
 	FlowStart(c *proto.Conn, t time.Time)
 	// Flow is called with a flow's record when it ends or is exported by
 	// the active timeout. The record is not touched afterwards.
@@ -150,6 +152,29 @@ type Engine struct {
 	served map[uint16]bool
 	// expected holds connections sessions announced, by server endpoint.
 	expected map[netip.AddrPort]expectation
+	// free holds ended flows for reuse, sparing the allocator and the
+	// garbage collector one large object per flow.
+	free []*Flow
+	// macs caches the text of recently seen MAC addresses: a LAN has few.
+	macs [1024]macText
+}
+
+type macText struct {
+	mac [6]byte
+	s   string
+}
+
+// maxFree bounds the flows kept for reuse.
+const maxFree = 4096
+
+// macString returns the text of a MAC address, from the cache when it can.
+func (e *Engine) macString(m [6]byte) string {
+	h := (uint(m[3])<<16 | uint(m[4])<<8 | uint(m[5])) ^ uint(m[2])<<4
+	c := &e.macs[h%uint(len(e.macs))]
+	if c.s == "" || c.mac != m {
+		c.mac, c.s = m, packet.MAC(m)
+	}
+	return c.s
 }
 
 // expectation is a connection a session announced (proto.Expecter).
@@ -258,7 +283,14 @@ func (e *Engine) create(k Key, p *packet.Packet, side int, ts time.Time) *Flow {
 			e.end(old, "evicted", ts)
 		}
 	}
-	f := &Flow{key: k, start: ts, activeStart: ts, last: ts}
+	var f *Flow
+	if n := len(e.free); n > 0 {
+		f = e.free[n-1]
+		e.free = e.free[:n-1]
+	} else {
+		f = new(Flow)
+	}
+	f.key, f.start, f.activeStart, f.last = k, ts, ts, ts
 	f.conn.ID = k.id(ts)
 	f.conn.VLAN = k.VLAN
 	// Guess who is the client: for TCP the SYN sender, otherwise the
@@ -294,7 +326,7 @@ func (e *Engine) create(k Key, p *packet.Packet, side int, ts time.Time) *Flow {
 	a := event.Endpoint{IP: k.addr(true), Port: k.APort}
 	b := event.Endpoint{IP: k.addr(false), Port: k.BPort}
 	if p.HasEth {
-		srcMAC, dstMAC := packet.MAC(p.SrcMAC), packet.MAC(p.DstMAC)
+		srcMAC, dstMAC := e.macString(p.SrcMAC), e.macString(p.DstMAC)
 		if side == 0 {
 			a.MAC, b.MAC = srcMAC, dstMAC
 		} else {
@@ -445,6 +477,10 @@ func (e *Engine) end(f *Flow, reason string, now time.Time) {
 	e.export(f, reason, now, false)
 	e.unlink(f)
 	delete(e.table, f.key)
+	if len(e.free) < maxFree {
+		*f = Flow{}
+		e.free = append(e.free, f)
+	}
 }
 
 func (e *Engine) export(f *Flow, reason string, now time.Time, continuing bool) {

@@ -205,22 +205,30 @@ func (f *Flow) resetCounters(now time.Time) {
 	f.activeStart = now
 }
 
-func flagString(fl uint8) string {
-	const letters = "FSRPAUEC"
-	var b [8]byte
-	n := 0
+// flagNames holds the text of every TCP flag combination, so that flow
+// records cost no allocation for them.
+var flagNames = func() (t [256]string) {
+	for i := range t {
+		t[i] = formatFlags(uint8(i))
+	}
+	return t
+}()
+
+func flagString(fl uint8) string { return flagNames[fl] }
+
+func formatFlags(fl uint8) string {
 	// Order as people read them: S A P F R U E C.
-	for _, bit := range []uint8{packet.SYN, packet.ACK, packet.PSH, packet.FIN, packet.RST, packet.URG, packet.ECE, packet.CWR} {
-		if fl&bit != 0 {
-			i := 0
-			for bit>>i != 1 {
-				i++
-			}
-			b[n] = letters[i]
-			n++
+	order := [...]struct {
+		bit    uint8
+		letter byte
+	}{{packet.SYN, 'S'}, {packet.ACK, 'A'}, {packet.PSH, 'P'}, {packet.FIN, 'F'}, {packet.RST, 'R'}, {packet.URG, 'U'}, {packet.ECE, 'E'}, {packet.CWR, 'C'}}
+	var b []byte
+	for _, o := range order {
+		if fl&o.bit != 0 {
+			b = append(b, o.letter)
 		}
 	}
-	return string(b[:n])
+	return string(b)
 }
 
 func protoName(p uint8) string {

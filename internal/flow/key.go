@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"hash/fnv"
 	"net/netip"
-	"strconv"
 	"time"
 
 	"github.com/heir-emd/heir/internal/packet"
@@ -69,9 +68,11 @@ func (k *Key) id(start time.Time) string {
 	h.Write(buf[:7])
 	binary.BigEndian.PutUint64(buf[:], uint64(start.UnixNano()))
 	h.Write(buf[:])
-	s := strconv.FormatUint(h.Sum64(), 16)
-	for len(s) < 16 {
-		s = "0" + s
+	var hex [16]byte
+	binary.BigEndian.PutUint64(buf[:], h.Sum64())
+	const digits = "0123456789abcdef"
+	for i, b := range buf {
+		hex[2*i], hex[2*i+1] = digits[b>>4], digits[b&0x0f]
 	}
-	return s
+	return string(hex[:])
 }

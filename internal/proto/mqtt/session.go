@@ -346,9 +346,15 @@ func (s *session) publish(dir proto.Dir, flags byte, body []byte, rl int, m prot
 		s.firstPub = m.Time
 	}
 	s.lastPub = m.Time
-	isNew := s.countTopic(topic, client, payloadLen, m.Time)
+	isNew, n := s.countTopic(topic, client, payloadLen, m.Time)
 
-	nk := phiKeys(payload, &s.keys)
+	// Devices publish the same message shapes over and over: scanning the
+	// first publishes of each topic and a sample after them finds the
+	// patient keys a topic carries without reading every payload of a flood.
+	nk := 0
+	if n <= phiScanFirst || n%phiScanEvery == 0 {
+		nk = phiKeys(payload, &s.keys)
+	}
 	var w string
 	if nk > 0 {
 		b := append(s.scratch[:0], "patient keys "...)
@@ -392,24 +398,32 @@ func (s *session) publish(dir proto.Dir, flags byte, body []byte, rl int, m prot
 	s.out.Observe(o)
 }
 
+// PHI keys are looked for in the first phiScanFirst publishes of a topic
+// and in every phiScanEvery-th after them.
+const (
+	phiScanFirst = 16
+	phiScanEvery = 64
+)
+
 // countTopic counts a publication and says whether it is the first to
-// this topic in this direction (among the topics the flow keeps).
-func (s *session) countTopic(topic []byte, client bool, n int, t time.Time) bool {
+// this topic in this direction (among the topics the flow keeps), and how
+// many the topic has had, this one included (0 when the topic is not kept).
+func (s *session) countTopic(topic []byte, client bool, n int, t time.Time) (bool, uint64) {
 	for i := range s.topics {
 		e := &s.topics[i]
 		if e.fromClient == client && e.topic == string(topic) {
 			e.count++
 			e.bytes += uint64(n)
 			e.last = t
-			return false
+			return false, uint64(e.count)
 		}
 	}
 	if len(s.topics) >= s.lim.MaxTopics {
 		s.topicsDropped++
-		return false
+		return false, 0
 	}
 	s.topics = append(s.topics, topicEntry{topic: text(topic), fromClient: client, count: 1, bytes: uint64(n), first: t, last: t})
-	return true
+	return true, 1
 }
 
 // newPHIText returns w as a string if the flow has not reported it yet

@@ -225,6 +225,7 @@ func fromRaw(c *Certificate, rc *rawCert, at time.Time) {
 }
 
 func setValidity(c *Certificate, at time.Time) {
+	c.Expired, c.NotYetValid = false, false
 	if at.IsZero() {
 		return
 	}
@@ -313,4 +314,44 @@ func weakReasons(c *Certificate, i int) []string {
 		rs = append(rs, "not yet valid")
 	}
 	return rs
+}
+
+// certCache holds the facts of recently seen certificates by the SHA-256
+// of their DER: a server presents the same chain on every connection, and
+// parsing it is the dearest part of a handshake. It is bounded; when full
+// the oldest entry makes room. Like a Dissector, it serves one goroutine.
+type certCache struct {
+	m    map[[sha256.Size]byte]Certificate
+	ring [][sha256.Size]byte
+	next int
+}
+
+// certCacheSize bounds the certificates remembered per dissector.
+const certCacheSize = 512
+
+func newCertCache() *certCache {
+	return &certCache{m: make(map[[sha256.Size]byte]Certificate)}
+}
+
+// facts returns certificateFacts(der, at), parsing der only when it was
+// not seen recently. Only the validity depends on the time.
+func (cc *certCache) facts(der []byte, at time.Time) Certificate {
+	if cc == nil {
+		return certificateFacts(der, at)
+	}
+	k := sha256.Sum256(der)
+	if c, ok := cc.m[k]; ok {
+		setValidity(&c, at)
+		return c
+	}
+	c := certificateFacts(der, at)
+	if len(cc.ring) < certCacheSize {
+		cc.ring = append(cc.ring, k)
+	} else {
+		delete(cc.m, cc.ring[cc.next])
+		cc.ring[cc.next] = k
+		cc.next = (cc.next + 1) % certCacheSize
+	}
+	cc.m[k] = c
+	return c
 }

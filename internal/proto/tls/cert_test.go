@@ -2,6 +2,7 @@ package tls
 
 import (
 	"crypto/x509"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -188,3 +189,29 @@ func TestShortErrorDropsQuotedValues(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// The cache gives the same facts as parsing, with the validity judged at
+// each connection's own time, and stays within its bound.
+func TestCertCache(t *testing.T) {
+	der := makeCert(t, certSpec{cn: "pump.example", dns: []string{"pump.example"}}, nil).der
+	cc := newCertCache()
+	xc, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inside, after := xc.NotBefore.Add(time.Hour), xc.NotAfter.Add(time.Hour)
+	first := cc.facts(der, inside)
+	again := cc.facts(der, after)
+	if !reflect.DeepEqual(first, certificateFacts(der, inside)) || first.Expired {
+		t.Fatalf("cached facts differ: %+v", first)
+	}
+	if !again.Expired || !reflect.DeepEqual(again, certificateFacts(der, after)) {
+		t.Fatalf("validity not judged at the second time: %+v", again)
+	}
+	for i := 0; i < certCacheSize+10; i++ {
+		cc.facts(append(append([]byte(nil), der...), byte(i), byte(i>>8)), inside)
+	}
+	if len(cc.m) != certCacheSize || len(cc.ring) != certCacheSize {
+		t.Fatalf("cache holds %d entries, ring %d", len(cc.m), len(cc.ring))
+	}
+}

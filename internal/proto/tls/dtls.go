@@ -13,10 +13,10 @@ const (
 // DTLSDissector recognises DTLS 1.0 and 1.2 (and OpenSSL's pre-standard
 // 0x0100) on UDP. Each datagram carries whole records; handshake
 // messages may be fragmented across records and datagrams.
-type DTLSDissector struct{}
+type DTLSDissector struct{ certs *certCache }
 
 // NewDTLS returns the DTLS dissector.
-func NewDTLS() *DTLSDissector { return &DTLSDissector{} }
+func NewDTLS() *DTLSDissector { return &DTLSDissector{certs: newCertCache()} }
 
 func (*DTLSDissector) Name() string               { return "dtls" }
 func (*DTLSDissector) Transport() proto.Transport { return proto.UDP }
@@ -59,7 +59,7 @@ func (*DTLSDissector) Probe(_ *proto.Conn, dir proto.Dir, data []byte) proto.Ver
 // New starts a session.
 func (d *DTLSDissector) New(c *proto.Conn, out proto.Sink) proto.Session {
 	s := &dtlsSession{}
-	s.init(c, out, d.Name(), true)
+	s.init(c, out, d.Name(), true, d.certs)
 	for i := range s.frags {
 		s.frags[i].seq = -1
 	}

@@ -241,7 +241,7 @@ func FuzzHandshake(f *testing.F) {
 		for _, dir := range []proto.Dir{proto.ToServer, proto.ToClient} {
 			out := &sink{}
 			var cv conv
-			cv.init(testConn("tls"), out, "tls", false)
+			cv.init(testConn("tls"), out, "tls", false, nil)
 			cv.message(dir, typ, body, proto.Meta{Time: testTime})
 			checkObservations(t, out.obs)
 		}

@@ -32,6 +32,7 @@ type side struct {
 // complete handshake messages, alerts and the start of encryption, and
 // emits observations. Both record layers share it.
 type conv struct {
+	certs   *certCache
 	conn    *proto.Conn
 	out     proto.Sink
 	proto   string
@@ -50,8 +51,8 @@ type conv struct {
 	alerts       int
 }
 
-func (cv *conv) init(c *proto.Conn, out proto.Sink, name string, dtls bool) {
-	cv.conn, cv.out, cv.proto, cv.dtls = c, out, name, dtls
+func (cv *conv) init(c *proto.Conn, out proto.Sink, name string, dtls bool, certs *certCache) {
+	cv.conn, cv.out, cv.proto, cv.dtls, cv.certs = c, out, name, dtls, certs
 }
 
 // finished says there is nothing more to learn: a fatal alert, or both
@@ -291,7 +292,7 @@ func (cv *conv) emitChain(dir proto.Dir, ders [][]byte, omitted int, m proto.Met
 	}
 	chain := &CertificateChain{Omitted: omitted, Certificates: make([]Certificate, 0, len(ders))}
 	for i, der := range ders {
-		c := certificateFacts(der, m.Time)
+		c := cv.certs.facts(der, m.Time)
 		c.Weak = weakReasons(&c, i)
 		chain.Certificates = append(chain.Certificates, c)
 	}

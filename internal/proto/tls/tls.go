@@ -20,10 +20,10 @@ const maxRecord = 1<<14 + 2048
 
 // Dissector recognises TLS (and SSL 3.0, and the SSL 2.0 hello format)
 // on TCP.
-type Dissector struct{}
+type Dissector struct{ certs *certCache }
 
 // New returns the TLS dissector.
-func New() *Dissector { return &Dissector{} }
+func New() *Dissector { return &Dissector{certs: newCertCache()} }
 
 func (*Dissector) Name() string               { return "tls" }
 func (*Dissector) Transport() proto.Transport { return proto.TCP }
@@ -91,7 +91,7 @@ func verdict(dir, want proto.Dir) proto.Verdict {
 // New starts a session.
 func (d *Dissector) New(c *proto.Conn, out proto.Sink) proto.Session {
 	s := &session{}
-	s.init(c, out, d.Name(), false)
+	s.init(c, out, d.Name(), false, d.certs)
 	return s
 }
 
