@@ -55,10 +55,6 @@ type Config struct {
 	// MaxTargets bounds the failed connection targets and ARP targets
 	// remembered per record for scan detection; counts saturate there.
 	MaxTargets int
-	// MaxFlows bounds the flows followed between FlowStart and their
-	// record (to tell an observation's server from its client); flows
-	// beyond it are not followed and counted.
-	MaxFlows int
 
 	// RouterIPs is how many IPv4 addresses one MAC may carry within
 	// RouterWindow before the inventory calls it a router and stops
@@ -109,7 +105,6 @@ var DefaultConfig = Config{
 	MaxWeaknesses: 64,
 	MaxProtocols:  32,
 	MaxTargets:    256,
-	MaxFlows:      1 << 18,
 	RouterIPs:     4,
 	RouterIPv6:    16,
 	RouterWindow:  time.Hour,
@@ -134,7 +129,6 @@ func (c *Config) defaults() {
 	set(&c.MaxWeaknesses, d.MaxWeaknesses)
 	set(&c.MaxProtocols, d.MaxProtocols)
 	set(&c.MaxTargets, d.MaxTargets)
-	set(&c.MaxFlows, d.MaxFlows)
 	set(&c.RouterIPs, d.RouterIPs)
 	set(&c.RouterIPv6, d.RouterIPv6)
 	set(&c.MaxHistory, d.MaxHistory)

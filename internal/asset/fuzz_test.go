@@ -51,7 +51,7 @@ func FuzzInventory(f *testing.F) {
 	f.Add([]byte("\x02\x05\x06\x07pump\x00\x02\x05\x06\x08vitals\x03\x00\x01\x02"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		inv, err := New(Config{MaxDevices: 8, MaxValues: 3, MaxIPs: 3, MaxServices: 3, MaxPeers: 4, MaxWeaknesses: 2,
-			MaxProtocols: 2, MaxTargets: 4, MaxFlows: 4, RouterIPs: 2, RouterIPv6: 2, MaxHistory: 2})
+			MaxProtocols: 2, MaxTargets: 4, RouterIPs: 2, RouterIPv6: 2, MaxHistory: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,8 +135,8 @@ func FuzzInventory(f *testing.F) {
 
 func checkInvariants(t *testing.T, inv *Inventory) {
 	t.Helper()
-	if len(inv.hosts) > inv.cfg.MaxDevices || len(inv.macs) > inv.cfg.MaxDevices || len(inv.flows) > inv.cfg.MaxFlows {
-		t.Fatalf("bounds: %d hosts %d macs %d flows", len(inv.hosts), len(inv.macs), len(inv.flows))
+	if len(inv.hosts) > inv.cfg.MaxDevices || len(inv.macs) > inv.cfg.MaxDevices {
+		t.Fatalf("bounds: %d hosts %d macs", len(inv.hosts), len(inv.macs))
 	}
 	for ip, h := range inv.hosts {
 		if h.ip != ip || h.isMAC {

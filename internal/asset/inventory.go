@@ -36,7 +36,6 @@ type Stats struct {
 	ValuesDropped     uint64 `json:"values_dropped"`
 	ServicesDropped   uint64 `json:"services_dropped"`
 	WeaknessesDropped uint64 `json:"weaknesses_dropped"`
-	FlowsUntracked    uint64 `json:"flows_untracked"`
 	GoneDropped       uint64 `json:"removals_dropped"`
 	// ARPIgnored counts ARP messages whose sender MAC is zero, multicast
 	// or broadcast.
@@ -56,12 +55,6 @@ type Inventory struct {
 	macs    map[uint64]*record
 	hostLRU lru
 	macLRU  lru
-
-	// flows maps the flows between FlowStart and their final record to
-	// their connection, to tell an observation's server from its client
-	// (the engine swaps the connection's ends in place when a dissector
-	// says it guessed them wrong).
-	flows map[string]*proto.Conn
 
 	sources map[[2]string]string
 	latest  time.Time // the latest time seen in the input
@@ -106,7 +99,6 @@ func New(cfg Config) (*Inventory, error) {
 		seed:    maphash.MakeSeed(),
 		hosts:   make(map[netip.Addr]*record),
 		macs:    make(map[uint64]*record),
-		flows:   make(map[string]*proto.Conn),
 		sources: make(map[[2]string]string),
 		dirty:   make(map[*record]struct{}),
 		gone:    make(map[string]struct{}),
@@ -137,11 +129,6 @@ func (inv *Inventory) Stats() Stats {
 func (inv *Inventory) FlowStart(c *proto.Conn, t time.Time) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
-	if len(inv.flows) < inv.cfg.MaxFlows {
-		inv.flows[c.ID] = c
-	} else {
-		inv.stats.FlowsUntracked++
-	}
 	// The client either sent the flow's first packet or is answered by the
 	// server in a capture that began mid-conversation: alive either way.
 	ev := event.Evidence{Source: "flow", Flow: c.ID, Time: t}
@@ -154,9 +141,6 @@ func (inv *Inventory) Flow(rec *event.Flow) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	inv.stats.Flows++
-	if !rec.Continuing {
-		delete(inv.flows, rec.ID)
-	}
 	ev := event.Evidence{Source: "flow", Flow: rec.ID, Time: rec.End}
 	cr := inv.see(rec.Client, rec.VLAN, rec.Start, rec.End, ev)
 	answered := rec.Counts[1].Packets > 0
@@ -393,11 +377,7 @@ func (inv *Inventory) Observe(o *event.Observation) {
 		}
 		return base
 	}
-	conn := inv.flows[o.Flow]
-	var vlan uint16
-	if conn != nil {
-		vlan = conn.VLAN
-	}
+	vlan := o.VLAN
 	var recs [2]*record
 	for i := range eps {
 		if !need[i] {
@@ -447,7 +427,7 @@ func (inv *Inventory) Observe(o *event.Observation) {
 		switch f.Attr {
 		case event.AttrServer, event.AttrSoftware:
 			ep := eps[i]
-			if ep.Port == 0 || !serverSide(conn, o, i) {
+			if ep.Port == 0 || !serverSide(o, i) {
 				continue
 			}
 			si := inv.addService(r, o.Transport, ep.Port, o.Proto, evidence())
@@ -494,15 +474,14 @@ func (inv *Inventory) source(p, kind string) string {
 
 const maxSources = 4096
 
-// serverSide says whether side i of o is its flow's server: by the
-// connection when the flow is followed, else by a server fact about it.
-func serverSide(conn *proto.Conn, o *event.Observation, i int) bool {
-	ep := o.Src
-	if i == 1 {
-		ep = o.Dst
-	}
-	if conn != nil {
-		return ep.Port == conn.Server.Port && norm(ep.IP) == norm(conn.Server.IP)
+// serverSide says whether endpoint i (0 src, 1 dst) of o is its flow's
+// server: from the observation's direction, else from a server fact.
+func serverSide(o *event.Observation, i int) bool {
+	switch o.Dir {
+	case event.ToServer:
+		return i == 1
+	case event.ToClient:
+		return i == 0
 	}
 	for _, f := range o.Facts {
 		if j, ok := side(f.About); ok && j == i && f.Attr == event.AttrServer {

@@ -55,6 +55,8 @@ type Observation struct {
 	Frame      uint64     `json:"frame,omitempty"`
 	Src        Endpoint   `json:"src"`
 	Dst        Endpoint   `json:"dst"`
+	VLAN       uint16     `json:"vlan,omitempty"`
+	Dir        Dir        `json:"dir,omitempty"`
 	Transport  string     `json:"transport"`
 	Proto      string     `json:"proto"`
 	Kind       string     `json:"kind"`
@@ -62,6 +64,16 @@ type Observation struct {
 	Facts      []Fact     `json:"facts,omitempty"`
 	Weaknesses []Weakness `json:"weaknesses,omitempty"`
 }
+
+// Dir says which way a message went relative to its flow's roles.
+type Dir string
+
+const (
+	// ToServer: the sender (src) is the flow's client.
+	ToServer Dir = "to-server"
+	// ToClient: the sender (src) is the flow's server.
+	ToClient Dir = "to-client"
+)
 
 // Fact is one attribute of a device that a message revealed, such as the
 // software version in a DICOM association or a DHCP host name.

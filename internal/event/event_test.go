@@ -28,7 +28,7 @@ func examples() map[string]any {
 			Transport: "icmp", Client: Endpoint{IP: netip.MustParseAddr("10.77.0.66")}, Server: Endpoint{IP: netip.MustParseAddr("fd00::1")},
 			Reason: "idle", Counts: [2]Counts{{1, 42, 8}, {}}, ICMPType: &icmp, VLAN: 7},
 		"observation": &Observation{V: Version, Type: TypeObservation, Time: at, Flow: "4be0aa", Frame: 1234,
-			Src: Endpoint{IP: netip.MustParseAddr("10.77.0.31"), Port: 51234}, Dst: Endpoint{IP: netip.MustParseAddr("10.77.0.30"), Port: 2575},
+			Src: Endpoint{IP: netip.MustParseAddr("10.77.0.31"), Port: 51234}, Dst: Endpoint{IP: netip.MustParseAddr("10.77.0.30"), Port: 2575}, Dir: ToServer,
 			Transport: "tcp", Proto: "hl7", Kind: "message", Detail: map[string]string{"type": "ADT^A01"},
 			Facts:      []Fact{{About: AboutSrc, Attr: AttrHL7App, Value: "HIS^GENHOSP", Confidence: 0.95}},
 			Weaknesses: []Weakness{{Kind: WeakCleartextPHI, About: AboutSrc, Detail: "PID, NK1 segments in ADT^A01"}}},

@@ -89,6 +89,10 @@ func (c *Conn) Ends(dir Dir) (src, dst event.Endpoint) {
 // Weaknesses.
 func (c *Conn) Observation(dir Dir, kind string, m Meta) *event.Observation {
 	src, dst := c.Ends(dir)
+	d := event.ToServer
+	if dir == ToClient {
+		d = event.ToClient
+	}
 	return &event.Observation{
 		V:         event.Version,
 		Type:      event.TypeObservation,
@@ -97,6 +101,8 @@ func (c *Conn) Observation(dir Dir, kind string, m Meta) *event.Observation {
 		Frame:     m.Frame,
 		Src:       src,
 		Dst:       dst,
+		VLAN:      c.VLAN,
+		Dir:       d,
 		Transport: c.Transport.String(),
 		Proto:     c.Proto,
 		Kind:      kind,
