@@ -504,7 +504,7 @@ func (s *session) control(dir proto.Dir, typ byte, body []byte, m proto.Meta) {
 		if a.UserIdentityType == 2 {
 			weak = append(weak, event.Weakness{
 				Kind:   event.WeakCleartextCredentials,
-				About:  event.AboutSrc,
+				About:  event.AboutDst,
 				Detail: "user name and passcode in cleartext A-ASSOCIATE-RQ user identity",
 			})
 		}

@@ -276,7 +276,7 @@ func TestUserIdentity(t *testing.T) {
 	if a.UserIdentityType != 2 || a.UserIdentity != "alice" {
 		t.Errorf("user identity %+v", a)
 	}
-	if len(o.Weaknesses) != 1 || o.Weaknesses[0].Kind != event.WeakCleartextCredentials {
+	if len(o.Weaknesses) != 1 || o.Weaknesses[0].Kind != event.WeakCleartextCredentials || o.Weaknesses[0].About != event.AboutDst {
 		t.Errorf("weaknesses %+v", o.Weaknesses)
 	}
 	if strings.Contains(out.json(t), "s3cr3t") {

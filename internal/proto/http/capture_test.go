@@ -118,7 +118,7 @@ func TestCaptureHTTPAuth(t *testing.T) {
 		t.Errorf("response pairing/realm = %+v", resps[0])
 	}
 	weak, facts := findings(r.Observations)
-	wantWeak := []string{"192.168.0.4 cleartext-credentials", "192.254.189.169 cleartext-login"}
+	wantWeak := []string{"192.254.189.169 cleartext-credentials", "192.254.189.169 cleartext-login"}
 	if !slices.Equal(weak, wantWeak) {
 		t.Errorf("weaknesses %q, want %q", weak, wantWeak)
 	}
@@ -194,18 +194,18 @@ func TestCaptureLabBasicAuth(t *testing.T) {
 			t.Errorf("401 challenges = %v", resps[0].Challenges)
 		}
 		weak, _ := findings(obs)
-		client, server := gt.SrcIPs[0], gt.DstIPs[0]
+		server := gt.DstIPs[0]
 		want := []string{
 			server + " cleartext-login",
-			client + " cleartext-credentials",
-			client + " cleartext-credentials",
+			server + " cleartext-credentials",
+			server + " cleartext-credentials",
 		}
 		if withChecker {
 			want = []string{
 				server + " cleartext-login",
-				client + " cleartext-credentials",
+				server + " cleartext-credentials",
 				server + " default-credentials",
-				client + " cleartext-credentials",
+				server + " cleartext-credentials",
 				server + " default-credentials",
 			}
 		}

@@ -637,7 +637,7 @@ func (s *session) request(hs *half, m proto.Meta) {
 					defaultCred = s.checker.IsDefault(string(u), string(pw))
 				}
 			}
-			s.weakness(wBasic, event.WeakCleartextCredentials, event.AboutSrc,
+			s.weakness(wBasic, event.WeakCleartextCredentials, event.AboutDst,
 				"HTTP Basic user name and password in cleartext")
 			s.addUser(user)
 			// user still points into s.basic: keep it until reported
@@ -650,7 +650,7 @@ func (s *session) request(hs *half, m proto.Meta) {
 			s.weakness(wDigest, event.WeakCleartextLogin, event.AboutDst,
 				"HTTP Digest login without TLS: user name visible, response open to offline guessing")
 		case schemeBearer:
-			s.weakness(wBearer, event.WeakCleartextCredentials, event.AboutSrc,
+			s.weakness(wBearer, event.WeakCleartextCredentials, event.AboutDst,
 				"HTTP bearer token in cleartext")
 		case schemeNTLM:
 			s.weakness(wNTLM, event.WeakCleartextLogin, event.AboutDst,
@@ -658,7 +658,7 @@ func (s *session) request(hs *half, m proto.Meta) {
 		}
 	}
 	if credParam {
-		s.weakness(wQueryCred, event.WeakCleartextCredentials, event.AboutSrc,
+		s.weakness(wQueryCred, event.WeakCleartextCredentials, event.AboutDst,
 			"password, token or key in a URL query parameter in cleartext")
 	}
 	if isFHIR && phiTypes[fp.resource] && fp.op == opSearch && s.weak&wPHIQuery == 0 {

@@ -102,7 +102,7 @@ func TestConversation(t *testing.T) {
 		about event.About
 	}{
 		{event.WeakCleartextLogin, event.AboutSrc},       // 401 Basic challenge
-		{event.WeakCleartextCredentials, event.AboutSrc}, // Basic and the token parameter
+		{event.WeakCleartextCredentials, event.AboutDst}, // Basic and the token parameter, about the server
 		{event.WeakDefaultCredentials, event.AboutSrc},   // admin/admin accepted with 200
 		{event.WeakCleartextPHI, event.AboutSrc},         // Patient in the response
 	} {
@@ -281,7 +281,7 @@ func TestBeyondBoundNewWeakness(t *testing.T) {
 	}
 	steps = append(steps, step{c2s, "GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer abc.def.ghi\r\n\r\n"})
 	_, out := play(t, nil, steps, nil)
-	if !hasWeakness(out.obs, event.WeakCleartextCredentials, event.AboutSrc) {
+	if !hasWeakness(out.obs, event.WeakCleartextCredentials, event.AboutDst) {
 		t.Fatal("bearer token after the bound not reported")
 	}
 	js, _ := json.Marshal(out.obs)
@@ -299,7 +299,7 @@ func TestDefaultCredentialsRejected(t *testing.T) {
 	if hasWeakness(out.obs, event.WeakDefaultCredentials, event.AboutSrc) {
 		t.Error("default credentials reported although the server refused them")
 	}
-	if !hasWeakness(out.obs, event.WeakCleartextCredentials, event.AboutSrc) {
+	if !hasWeakness(out.obs, event.WeakCleartextCredentials, event.AboutDst) {
 		t.Error("cleartext credentials not reported")
 	}
 	if chk.calls != 1 {
@@ -315,7 +315,7 @@ func TestDigest(t *testing.T) {
 	if r.Auth != "digest" || r.User != "Mufasa" || r.Realm != "http-auth@example.org" {
 		t.Errorf("request = %+v", r)
 	}
-	if !hasWeakness(out.obs, event.WeakCleartextLogin, event.AboutDst) || hasWeakness(out.obs, event.WeakCleartextCredentials, event.AboutSrc) {
+	if !hasWeakness(out.obs, event.WeakCleartextLogin, event.AboutDst) || hasWeakness(out.obs, event.WeakCleartextCredentials, event.AboutDst) {
 		t.Errorf("weaknesses = %+v", weaknesses(out.obs))
 	}
 	if js, _ := json.Marshal(out.obs); strings.Contains(string(js), "8ca523f5") {

@@ -68,7 +68,7 @@ func TestNDPIConnects(t *testing.T) {
 			for _, o := range byKind(r.Observations, KindConnect) {
 				c := o.Detail.(*Connect)
 				got = append(got, row{c.ProtocolName, c.ProtocolLevel, c.ClientID, c.KeepAliveS, c.CleanSession, c.UsernamePresent, c.PasswordPresent, c.Username})
-				if c.PasswordPresent != hasWeakness(o, event.WeakCleartextCredentials, event.AboutSrc) {
+				if c.PasswordPresent != hasWeakness(o, event.WeakCleartextCredentials, event.AboutDst) {
 					t.Errorf("%s: cleartext-credentials %+v", c.ClientID, o.Weaknesses)
 				}
 			}
@@ -437,7 +437,7 @@ func TestMosquittoV5(t *testing.T) {
 	for _, o := range connects {
 		c := o.Detail.(*Connect)
 		levels[c.ProtocolLevel]++
-		if c.Username == "nurse" && c.PasswordPresent && hasWeakness(o, event.WeakCleartextCredentials, event.AboutSrc) {
+		if c.Username == "nurse" && c.PasswordPresent && hasWeakness(o, event.WeakCleartextCredentials, event.AboutDst) {
 			creds++
 		}
 	}

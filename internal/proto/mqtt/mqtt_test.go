@@ -189,7 +189,7 @@ func TestConversation311(t *testing.T) {
 	if !reflect.DeepEqual(c, wantC) {
 		t.Errorf("connect\n got %+v\nwant %+v", c, wantC)
 	}
-	if !hasWeakness(rec.obs[0], event.WeakCleartextCredentials, event.AboutSrc) {
+	if !hasWeakness(rec.obs[0], event.WeakCleartextCredentials, event.AboutDst) {
 		t.Errorf("connect weaknesses %+v", rec.obs[0].Weaknesses)
 	}
 	if dc.calls != 1 {

@@ -275,7 +275,7 @@ func (s *session) connect(dir proto.Dir, body []byte, rl int, m proto.Meta) {
 		if !d.UsernamePresent {
 			w = "password in cleartext"
 		}
-		o.Weaknesses = append(o.Weaknesses, event.Weakness{Kind: event.WeakCleartextCredentials, About: event.AboutSrc, Detail: w})
+		o.Weaknesses = append(o.Weaknesses, event.Weakness{Kind: event.WeakCleartextCredentials, About: event.AboutDst, Detail: w})
 	}
 	s.emitControl(o)
 }

@@ -190,7 +190,7 @@ func (s *session) tellSetup(m proto.Meta) {
 	}
 	o.Facts = fs
 	if ss.cleartextPwd {
-		o.Weaknesses = append(o.Weaknesses, event.Weakness{Kind: event.WeakCleartextCredentials, About: src,
+		o.Weaknesses = append(o.Weaknesses, event.Weakness{Kind: event.WeakCleartextCredentials, About: dst,
 			Detail: "SMB1 password sent in cleartext"})
 	}
 	if ss.Status == "success" {

@@ -461,7 +461,7 @@ func TestSMB1CleartextPassword(t *testing.T) {
 	if d.User != "admin" || d.Domain != "WORKGROUP" || d.ClientOS != "Windows XP 2600" || d.Mechanism != "password" {
 		t.Errorf("%+v", d)
 	}
-	if w := weakness(ss, event.WeakCleartextCredentials); len(w) != 1 || w[0].About != event.AboutSrc {
+	if w := weakness(ss, event.WeakCleartextCredentials); len(w) != 1 || w[0].About != event.AboutDst {
 		t.Errorf("weaknesses %+v", ss.Weaknesses)
 	}
 	if !hasFact(ss, event.AboutSrc, event.AttrOS, "Windows XP 2600") {
