@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -134,4 +135,39 @@ func TestSenseReplayEvents(t *testing.T) {
 			t.Errorf("undocumented event type %q", ty)
 		}
 	}
+}
+
+var updateReadme = flag.Bool("update-readme", false, "rewrite the example output in README.md")
+
+// TestReadmeExample keeps the README's example output true: it is what
+// `heir analyze` prints on the sample capture today.
+func TestReadmeExample(t *testing.T) {
+	const path = "../../README.md"
+	const start = "$ go run ./cmd/heir analyze testdata/lab/medlab-dev.pcap\n"
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	i := strings.Index(readme, start)
+	if i < 0 {
+		t.Fatalf("README.md lacks the example %q", start)
+	}
+	i += len(start)
+	j := strings.Index(readme[i:], "```")
+	if j < 0 {
+		t.Fatal("README.md: example block not closed")
+	}
+	code, out, errOut := heir(t, "analyze", labCapture)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if readme[i:i+j] == out {
+		return
+	}
+	if *updateReadme {
+		os.WriteFile(path, []byte(readme[:i]+out+readme[i+j:]), 0o644)
+		return
+	}
+	t.Errorf("README.md's example output is stale; run go test ./internal/cli -run ReadmeExample -update-readme and review the diff.\ngot:\n%s", out)
 }

@@ -69,11 +69,10 @@ func (r *Report) WriteText(out io.Writer) error {
 	} else {
 		fmt.Fprintln(bw, "none seen")
 	}
-	fmt.Fprintln(bw)
 
 	notes := r.notes()
 	if len(notes) > 0 {
-		fmt.Fprintf(bw, "NOTES\n")
+		fmt.Fprintf(bw, "\nNOTES\n")
 		for _, n := range notes {
 			fmt.Fprintf(bw, "- %s\n", n)
 		}
