@@ -270,3 +270,115 @@ type AssetWeakness struct {
 	LastSeen  time.Time    `json:"last_seen"`
 	Flow      string       `json:"flow,omitempty"`
 }
+
+// Record types of the threat-hunting tier.
+const (
+	TypeFinding = "finding"
+	TypeAlert   = "alert"
+)
+
+// Severities of findings and alerts, in increasing order.
+const (
+	SeverityLow      = "low"
+	SeverityMedium   = "medium"
+	SeverityHigh     = "high"
+	SeverityCritical = "critical"
+)
+
+// Taxonomies findings and alerts are tagged with.
+const (
+	TaxENISA     = "enisa-etl-2018" // ENISA Threat Landscape 2018 top 15
+	TaxOWASP     = "owasp-2021"     // OWASP Top 10 (2021)
+	TaxOWASPIoT  = "owasp-iot-2018" // OWASP IoT Top 10 (2018)
+	TaxATTACK    = "attack"         // MITRE ATT&CK Enterprise or ICS technique
+	TaxOWASP2025 = "owasp-2025"     // OWASP Top 10 (2025), beside 2021
+)
+
+// Tag places a finding or alert in a threat taxonomy, with the reason it
+// belongs there.
+type Tag struct {
+	Taxonomy string `json:"taxonomy"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// Finding is a standing weakness of a device (cleartext PHI, default
+// credentials, obsolete TLS, a vulnerable component …): it stays until
+// fixed, and analysts can accept it or call it a false positive. Its ID is
+// derived from the device, kind and what it is about, so that sightings of
+// the same weakness update one finding.
+type Finding struct {
+	V           int         `json:"v"`
+	Type        string      `json:"type"`
+	ID          string      `json:"id"`
+	Rule        string      `json:"rule"`
+	Kind        string      `json:"kind"`
+	Title       string      `json:"title"`
+	Severity    string      `json:"severity"`
+	Asset       string      `json:"asset,omitempty"`
+	Endpoint    Endpoint    `json:"endpoint"`
+	Proto       string      `json:"proto,omitempty"`
+	Detail      string      `json:"detail"`
+	FirstSeen   time.Time   `json:"first_seen"`
+	LastSeen    time.Time   `json:"last_seen"`
+	Count       uint64      `json:"count"`
+	Evidence    []Reference `json:"evidence,omitempty"`
+	Tags        []Tag       `json:"tags"`
+	Remediation string      `json:"remediation,omitempty"`
+	// State is open when the sensor reports it; the node keeps analysts'
+	// decisions: accepted, false-positive, fixed.
+	State string `json:"state"`
+}
+
+// Finding states.
+const (
+	StateOpen          = "open"
+	StateAccepted      = "accepted"
+	StateFalsePositive = "false-positive"
+	StateFixed         = "fixed"
+)
+
+// Reference points at what a finding or alert is based on: a flow, the
+// frame that showed it, the observation's protocol and kind.
+type Reference struct {
+	Flow  string    `json:"flow,omitempty"`
+	Frame uint64    `json:"frame,omitempty"`
+	Time  time.Time `json:"time"`
+	What  string    `json:"what,omitempty"`
+}
+
+// Alert is an event in time: a scan, a brute force, a flood, an attack
+// on a web interface, contact with a known-bad host, a device acting
+// against its own baseline. One incident is one alert, with counts and a
+// time span, updated while it lasts (same ID, growing counts) and closed
+// when it has been quiet for the rule's window.
+type Alert struct {
+	V           int        `json:"v"`
+	Type        string     `json:"type"`
+	ID          string     `json:"id"`
+	Rule        string     `json:"rule"`
+	Model       string     `json:"model,omitempty"`
+	Score       float64    `json:"score,omitempty"`
+	Category    string     `json:"category"`
+	Title       string     `json:"title"`
+	Description string     `json:"description"`
+	Severity    string     `json:"severity"`
+	Source      Endpoint   `json:"source"`
+	Targets     []Endpoint `json:"targets"`
+	TargetCount int        `json:"target_count"`
+	Start       time.Time  `json:"start"`
+	End         time.Time  `json:"end"`
+	Count       uint64     `json:"count"`
+	// Counts are what the rule counted ("syn": 1830, "ports": 18,
+	// "failed_logins": 23); Samples are bounded example values that carry
+	// no patient data or secret ("user": "admin", "ae_title": "PACS1").
+	Counts   map[string]uint64 `json:"counts,omitempty"`
+	Samples  map[string]string `json:"samples,omitempty"`
+	Evidence []Reference       `json:"evidence,omitempty"`
+	Tags     []Tag             `json:"tags"`
+	// Remediation says what to do.
+	Remediation string `json:"remediation,omitempty"`
+	// Final is set on the alert's last update, when the incident is over.
+	Final bool `json:"final,omitempty"`
+}

@@ -38,6 +38,19 @@ func examples() map[string]any {
 			Peers: 5, FirstSeen: at, LastSeen: at.Add(time.Minute),
 			Evidence:   []Evidence{{Attr: AttrRole, Value: "pacs", Confidence: 0.9, Source: "dicom:c-store server", Flow: "f1", Frame: 88, Time: at}},
 			Weaknesses: []AssetWeakness{{Kind: WeakCleartextPHI, Proto: "dicom", Detail: "patient attributes", Count: 13, FirstSeen: at, LastSeen: at}}},
+		"finding": &Finding{V: Version, Type: TypeFinding, ID: "fd1c0a7e22b94f10", Rule: "cleartext-phi", Kind: "cleartext-phi",
+			Title: "Patient data in cleartext DICOM", Severity: SeverityHigh, Asset: "mac-024d4c000014",
+			Endpoint: Endpoint{IP: netip.MustParseAddr("10.77.0.20")}, Proto: "dicom", Detail: "patient attributes (0010,0010) in C-STORE-RQ data set",
+			FirstSeen: at, LastSeen: at.Add(time.Minute), Count: 13,
+			Evidence: []Reference{{Flow: "5b5445f0e55a7a18", Frame: 409, Time: at, What: "dicom/c-store-rq"}},
+			Tags: []Tag{{Taxonomy: TaxENISA, ID: "11", Name: "Information leakage", Reason: "patient data readable on the network"}},
+			Remediation: "Enable DICOM TLS (port 2762) or segment the modality and PACS", State: StateOpen},
+		"alert": &Alert{V: Version, Type: TypeAlert, ID: "a9e8", Rule: "port-scan", Category: "reconnaissance", Title: "TCP SYN port scan",
+			Description: "10.77.0.66 probed 18 ports on 11 hosts", Severity: SeverityMedium,
+			Source: Endpoint{IP: netip.MustParseAddr("10.77.0.66")}, Targets: []Endpoint{{IP: netip.MustParseAddr("10.77.0.10")}}, TargetCount: 11,
+			Start: at, End: at.Add(4 * time.Second), Count: 198, Counts: map[string]uint64{"ports": 18, "hosts": 11},
+			Samples: map[string]string{"ports": "21,22,23,80"}, Evidence: []Reference{{Flow: "83278af48c8fabbb", Time: at}},
+			Tags: []Tag{{Taxonomy: TaxATTACK, ID: "T1046", Name: "Network Service Discovery"}}, Remediation: "Find the scanning host", Final: true},
 	}
 }
 
