@@ -42,6 +42,14 @@ type Matcher interface {
 	Match(p *packet.Packet) bool
 }
 
+// PacketObserver sees every IP packet the sensor keeps (after
+// defragmentation and the filter), before the flow engine: detectors that
+// count packets (floods) need them as they come. It must be quick and
+// must not keep p, which is reused.
+type PacketObserver interface {
+	Packet(p *packet.Packet, ts time.Time, wireLen int)
+}
+
 // Config tunes the sensor.
 type Config struct {
 	Flow   flow.Config
@@ -49,6 +57,8 @@ type Config struct {
 	// Filter, if set, keeps only the packets it matches (ARP always passes,
 	// since the inventory needs it).
 	Filter Matcher
+	// Packets, if set, sees every IP packet kept.
+	Packets PacketObserver
 }
 
 // Stats count the packet path's work and every frame it could not use.
@@ -158,6 +168,9 @@ func (s *Sensor) Packet(cp *capture.Packet) {
 		return
 	}
 	st.IP++
+	if s.cfg.Packets != nil {
+		s.cfg.Packets.Packet(p, cp.Time, cp.WireLen)
+	}
 	s.engine.Packet(p, cp.Time, cp.Frame, cp.WireLen)
 }
 
