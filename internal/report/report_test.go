@@ -75,8 +75,9 @@ func TestWriteText(t *testing.T) {
 		Packets: sensor.Stats{Frames: 12345, Bytes: 2_500_000, Malformed: 2, Errors: map[string]uint64{"truncated TCP header": 2}},
 		Devices: []event.Asset{{IPs: []netip.Addr{netip.MustParseAddr("10.0.0.9")}, MAC: "02:00:00:00:00:09", Role: "pacs",
 			Services: []event.Service{{Transport: "tcp", Port: 104, Proto: "dicom"}}, Protocols: []string{"dicom"}}},
-		Protocols:  []Protocol{{Name: "dicom", Flows: 3, Packets: 1000, Bytes: 1_200_000, Servers: 1, Clients: 2}},
-		Weaknesses: []Weakness{{Kind: event.WeakCleartextPHI, Severity: "high", Proto: "dicom", Endpoint: netip.MustParseAddr("10.0.0.9"), Port: 104, Count: 4, Detail: "patient attributes"}},
+		Protocols: []Protocol{{Name: "dicom", Flows: 3, Packets: 1000, Bytes: 1_200_000, Servers: 1, Clients: 2}},
+		Weaknesses: []Weakness{{Kind: event.WeakCleartextPHI, Severity: "high", Proto: "dicom", Endpoint: netip.MustParseAddr("10.0.0.9"), Port: 104, Count: 4, Detail: "patient attributes"},
+			{Kind: event.WeakCleartextLogin, Severity: "low", Proto: "ftp", Endpoint: netip.MustParseAddr("2a00:800:1010::1"), Port: 21, Count: 1, Detail: "FTP"}},
 	}
 	var b bytes.Buffer
 	if err := r.WriteText(&b); err != nil {
@@ -87,7 +88,8 @@ func TestWriteText(t *testing.T) {
 		"2 captures, 12,345 packets, 2.5 MB", "(1m30s)",
 		"DEVICES (1)", "10.0.0.9", "pacs", "tcp/104 dicom",
 		"dicom     3      1,000    1.2 MB",
-		"high      cleartext-phi  10.0.0.9:104",
+		"high      cleartext-phi    10.0.0.9:104",
+		"[2a00:800:1010::1]:21",
 		"b.pcap: truncated after packet 7", "2 malformed frames skipped (truncated TCP header 2)",
 	} {
 		if !strings.Contains(out, want) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,7 +62,7 @@ func (r *Report) WriteText(out io.Writer) error {
 		for _, wk := range r.Weaknesses {
 			ep := wk.Endpoint.String()
 			if wk.Port != 0 {
-				ep += ":" + strconv.Itoa(int(wk.Port))
+				ep = netip.AddrPortFrom(wk.Endpoint, wk.Port).String() // brackets IPv6
 			}
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", wk.Severity, wk.Kind, ep, wk.Proto, wk.Count, clip(wk.Detail, 70))
 		}
