@@ -354,3 +354,85 @@ func (kb *KB) Advisories() []Advisory {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
+
+// Snapshot is the whole knowledge base as plain data, for persistence.
+type Snapshot struct {
+	V          int                   `json:"v"`
+	Vulns      []Vulnerability       `json:"vulns"`
+	Statements map[string][]Affected `json:"statements"`
+	Advisories []Advisory            `json:"advisories"`
+	KEV        map[string]KEV        `json:"kev"`
+	KEVCatalog string                `json:"kev_catalog,omitempty"`
+	EPSS       map[string]EPSS       `json:"epss"`
+	EOL        []EOLProduct          `json:"eol"`
+	SBOMs      []SBOM                `json:"sboms"`
+	Decisions  []Decision            `json:"decisions"`
+}
+
+// Snapshot copies the knowledge base out.
+func (kb *KB) Snapshot() Snapshot {
+	kb.mu.RLock()
+	defer kb.mu.RUnlock()
+	s := Snapshot{V: 1, Statements: map[string][]Affected{}, KEV: kb.kev, KEVCatalog: kb.kevCatalog, EPSS: kb.epss}
+	for _, id := range sortedKeys(kb.vulns) {
+		v := *kb.vulns[id]
+		v.KEV, v.EPSS = nil, nil // joined again on restore
+		s.Vulns = append(s.Vulns, v)
+	}
+	for k, v := range kb.bySource {
+		s.Statements[k] = v
+	}
+	for _, id := range sortedKeys(kb.advisories) {
+		s.Advisories = append(s.Advisories, kb.advisories[id])
+	}
+	for _, id := range sortedKeys(kb.eol) {
+		s.EOL = append(s.EOL, kb.eol[id])
+	}
+	for _, id := range sortedKeys(kb.sboms) {
+		s.SBOMs = append(s.SBOMs, kb.sboms[id]...)
+	}
+	for _, id := range sortedKeys(kb.decisions) {
+		s.Decisions = append(s.Decisions, kb.decisions[id])
+	}
+	return s
+}
+
+// Restore builds a knowledge base from a snapshot.
+func Restore(s Snapshot) *KB {
+	kb := NewKB()
+	if s.KEV != nil {
+		kb.kev = s.KEV
+	}
+	kb.kevCatalog = s.KEVCatalog
+	if s.EPSS != nil {
+		kb.epss = s.EPSS
+	}
+	for i := range s.Vulns {
+		kb.mergeVuln(&s.Vulns[i])
+	}
+	for k, v := range s.Statements {
+		kb.bySource[k] = v
+	}
+	for _, a := range s.Advisories {
+		kb.advisories[a.ID] = a
+	}
+	for _, p := range s.EOL {
+		kb.eol[p.Slug] = p
+	}
+	for _, sb := range s.SBOMs {
+		kb.sboms[sb.ModelKey] = append(kb.sboms[sb.ModelKey], sb)
+	}
+	for _, d := range s.Decisions {
+		kb.decisions[d.Key()] = d
+	}
+	return kb
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

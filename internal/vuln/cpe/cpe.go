@@ -420,11 +420,12 @@ func wildMatch(src, tgt string) bool {
 // component): every attribute is Equal or Superset. When exact is false,
 // Subset relations (the target does not say, the source does) also count
 // and are reported in loose, so the caller can lower its confidence.
-// The version attribute is skipped when skipVersion is set (ranges are
-// compared by the caller).
-func Matches(src, tgt Name, skipVersion bool) (ok bool, loose []string) {
+// Attributes listed in skip are not compared: the version when the caller
+// compares ranges, vendor and product when it matched them through an
+// alias table.
+func Matches(src, tgt Name, skip ...int) (ok bool, loose []string) {
 	for i := 0; i < numAttrs; i++ {
-		if skipVersion && i == Version {
+		if skipped(i, skip) {
 			continue
 		}
 		switch CompareAttr(src.attrs[i], tgt.attrs[i]) {
@@ -435,6 +436,15 @@ func Matches(src, tgt Name, skipVersion bool) (ok bool, loose []string) {
 		}
 	}
 	return true, loose
+}
+
+func skipped(i int, skip []int) bool {
+	for _, s := range skip {
+		if s == i {
+			return true
+		}
+	}
+	return false
 }
 
 // AttrName is the specification's name of an attribute index.

@@ -73,13 +73,13 @@ func TestCompareAttr(t *testing.T) {
 
 func TestMatches(t *testing.T) {
 	src := MustParse("cpe:2.3:a:jquery:jquery:*:*:*:*:*:node.js:*:*")
-	if ok, loose := Matches(src, MustParse("cpe:2.3:a:jquery:jquery:3.1.1:*:*:*:*:*:*:*"), true); !ok || len(loose) != 1 || loose[0] != "target_sw" {
+	if ok, loose := Matches(src, MustParse("cpe:2.3:a:jquery:jquery:3.1.1:*:*:*:*:*:*:*"), Version); !ok || len(loose) != 1 || loose[0] != "target_sw" {
 		t.Errorf("target_sw unknown on the device: ok=%v loose=%v, want a loose match on target_sw", ok, loose)
 	}
-	if ok, _ := Matches(src, MustParse("cpe:2.3:a:jquery:jquery:3.1.1:*:*:*:*:wordpress:*:*"), true); ok {
+	if ok, _ := Matches(src, MustParse("cpe:2.3:a:jquery:jquery:3.1.1:*:*:*:*:wordpress:*:*"), Version); ok {
 		t.Error("different target_sw matched")
 	}
-	if ok, _ := Matches(MustParse("cpe:2.3:o:microsoft:windows_7:-:sp1:*:*:*:*:*:*"), MustParse("cpe:2.3:o:microsoft:windows_7:-:sp1:*:*:*:*:x64:*"), false); !ok {
+	if ok, _ := Matches(MustParse("cpe:2.3:o:microsoft:windows_7:-:sp1:*:*:*:*:*:*"), MustParse("cpe:2.3:o:microsoft:windows_7:-:sp1:*:*:*:*:x64:*")); !ok {
 		t.Error("windows 7 sp1 x64 should be covered by windows 7 sp1")
 	}
 }
