@@ -1,0 +1,162 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/heir-emd/heir/internal/store"
+)
+
+// where collects filter clauses, joined with AND.
+type where struct {
+	clauses []string
+	args    []any
+}
+
+func (w *where) add(clause string, args ...any) {
+	w.clauses = append(w.clauses, clause)
+	w.args = append(w.args, args...)
+}
+
+// in adds "col IN (…)" when vals is not empty.
+func (w *where) in(col string, vals []string) {
+	if len(vals) == 0 {
+		return
+	}
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	w.add(col+" IN ("+placeholders(len(vals))+")", args...)
+}
+
+// inInts adds "col IN (…)" for numbers.
+func (w *where) inInts(col string, vals []int64) {
+	if len(vals) == 0 {
+		return
+	}
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	w.add(col+" IN ("+placeholders(len(vals))+")", args...)
+}
+
+func (w *where) sql() string {
+	if len(w.clauses) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.clauses, " AND ")
+}
+
+// sortCol is the column behind a sort key.
+type sortCol struct {
+	expr    string
+	numeric bool
+}
+
+// listSpec describes one list: its table, the columns a row is read
+// from, its sort keys and its id column. Every sort is backed by an index
+// on (column, id), which the keyset condition and ORDER BY use.
+type listSpec struct {
+	kind  string // for errors
+	from  string
+	cols  string
+	id    string
+	sorts map[string]sortCol
+	keys  []string
+	// uniqueSort: the sort column is the id itself (the audit sequence),
+	// so no tie-breaker is needed.
+	uniqueSort bool
+}
+
+// list runs a keyset-paged query. scan reads one row's columns (after the
+// sort value and the id, which list reads itself).
+func list[T any](ctx context.Context, c conn, spec listSpec, o store.ListOptions, w where,
+	scan func(rows *sql.Rows, lead ...any) (T, error)) (store.Page[T], error) {
+	page := store.Page[T]{Total: -1}
+	srt, err := o.Sort.Resolve(spec.keys)
+	if err != nil {
+		return page, fmt.Errorf("list %s: %w", spec.kind, err)
+	}
+	col := spec.sorts[srt.Key]
+	limit := o.PageLimit()
+
+	if o.WithTotal {
+		if err := c.row(ctx, "SELECT COUNT(*) FROM "+spec.from+w.sql(), w.args...).Scan(&page.Total); err != nil {
+			return page, fmt.Errorf("count %s: %w", spec.kind, err)
+		}
+	}
+
+	cmp, dir := ">", "ASC"
+	if srt.Desc {
+		cmp, dir = "<", "DESC"
+	}
+	if o.Cursor != "" {
+		cur, err := store.DecodeCursor(o.Cursor, srt, col.numeric)
+		if err != nil {
+			return page, fmt.Errorf("list %s: %w", spec.kind, err)
+		}
+		var v any
+		if col.numeric {
+			v = *cur.Int
+		} else {
+			v = *cur.Text
+		}
+		if spec.uniqueSort {
+			w.add(col.expr+" "+cmp+" ?", v)
+		} else {
+			w.add("("+col.expr+", "+spec.id+") "+cmp+" (?, ?)", v, cur.ID)
+		}
+	}
+	order := col.expr + " " + dir
+	if !spec.uniqueSort {
+		order += ", " + spec.id + " " + dir
+	}
+	q := "SELECT " + col.expr + ", " + spec.id + ", " + spec.cols + " FROM " + spec.from + w.sql() +
+		" ORDER BY " + order + fmt.Sprintf(" LIMIT %d", limit+1)
+	rows, err := c.query(ctx, q, w.args...)
+	if err != nil {
+		return page, fmt.Errorf("list %s: %w", spec.kind, err)
+	}
+	defer rows.Close()
+	var last store.Cursor
+	for rows.Next() {
+		if len(page.Items) == limit {
+			// One row more than the page: there is a next page, which
+			// starts after the last row kept.
+			page.Next = last.Encode()
+			break
+		}
+		var id string
+		var num int64
+		var text string
+		var key any = &text
+		if col.numeric {
+			key = &num
+		}
+		item, err := scan(rows, key, &id)
+		if err != nil {
+			return page, fmt.Errorf("list %s: %w", spec.kind, err)
+		}
+		page.Items = append(page.Items, item)
+		last = store.Cursor{Sort: srt.String(), ID: id}
+		if col.numeric {
+			last.Int = &num
+		} else {
+			last.Text = &text
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return page, fmt.Errorf("list %s: %w", spec.kind, err)
+	}
+	return page, nil
+}
+
+// likeEscape makes s match literally inside a LIKE pattern with ESCAPE '\'.
+func likeEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
