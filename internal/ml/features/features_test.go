@@ -55,9 +55,9 @@ func TestMapReproducesADatasetRow(t *testing.T) {
 func TestMapExtraAndOrder(t *testing.T) {
 	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	f := &event.Flow{Transport: "udp", Start: at, End: at.Add(2 * time.Second), Proto: "dns",
-		Client: event.Endpoint{IP: netip.MustParseAddr("fd00::1"), Port: 5353},
-		Server: event.Endpoint{IP: netip.MustParseAddr("fd00::2"), Port: 53},
-		Counts: [2]event.Counts{{Packets: 150}, {Packets: 150}},
+		Client:   event.Endpoint{IP: netip.MustParseAddr("fd00::1"), Port: 5353},
+		Server:   event.Endpoint{IP: netip.MustParseAddr("fd00::2"), Port: 53},
+		Counts:   [2]event.Counts{{Packets: 150}, {Packets: 150}},
 		Features: &event.Features{PktLenMin: 80, PktLenMax: 120, PktLenMean: 100, PktLenStd: 20}}
 	m, err := NewMapper([]string{"Rate", "Number", "Tot sum", "Variance", "DNS", "UDP", "Time_To_Live", "Header_Length", "cwr_flag_number"})
 	if err != nil {
