@@ -143,16 +143,17 @@ func ReadCSV(file string, r io.Reader) (*CSVResult, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			// FieldPos is defined only after a successful Read.
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				res.Problems = append(res.Problems, vuln.Problem{File: file, Line: pe.Line, Column: pe.Column, Msg: pe.Err.Error() + "; reading stopped, the rows before are kept"})
 			} else {
-				res.Problems = append(res.Problems, vuln.Problem{File: file, Line: line, Msg: err.Error()})
+				res.Problems = append(res.Problems, vuln.Problem{File: file, Msg: err.Error() + "; reading stopped, the rows before are kept"})
 			}
 			break
 		}
+		line, _ := cr.FieldPos(0)
 		if len(res.Devices) >= maxRows {
 			res.Problems = append(res.Problems, vuln.Problem{File: file, Line: line, Msg: fmt.Sprintf("more than %d rows; the rest ignored", maxRows)})
 			break

@@ -15,8 +15,7 @@ import (
 
 // Match is one vulnerability found on one device, with why.
 type Match struct {
-	Device string `json:"device"`
-	CVE    string `json:"cve"`
+	CVE string `json:"cve"`
 	// Product is the stable key of what matched ("csaf:bd/alaris_pc_unit",
 	// "cpe:jquery/jquery", "purl:nuget/newtonsoft.json"): with the device
 	// (or model) and CVE it keys analysts' decisions.
@@ -79,7 +78,9 @@ type EOLFlag struct {
 	How         string    `json:"how"`
 }
 
-// DeviceResult is everything matching found for one device.
+// DeviceResult is everything matching found for one device. Devices with
+// the same inputs (a fleet of one model, firmware and OS) share one
+// Matches slice: treat it as read-only.
 type DeviceResult struct {
 	Device  string    `json:"device"`
 	Matches []Match   `json:"matches"`
@@ -92,6 +93,9 @@ type MatchOptions struct {
 	AsOf time.Time
 	// MinConfidence drops weaker matches (default 0.3).
 	MinConfidence float64
+	// NoCache disables the per-call cache of results by target (devices
+	// of one model share their targets); for measuring the index alone.
+	NoCache bool
 }
 
 // Matcher matches devices against a snapshot of the knowledge: its
@@ -110,6 +114,8 @@ type Matcher struct {
 	info      map[string]vulnInfo
 	eol       []EOLProduct
 	decisions map[string]Decision
+	// deviceDecided says which device ids have decisions of their own.
+	deviceDecided map[string]bool
 	// Statements counts what was indexed.
 	Statements int
 }
@@ -135,7 +141,7 @@ type vulnInfo struct {
 func NewMatcher(ctx context.Context, know Knowledge, norm *Normaliser) (*Matcher, error) {
 	m := &Matcher{norm: norm, know: know, byKey: map[string][]*rule{}, byVendor: map[string][]*rule{},
 		byProduct: map[string][]*rule{}, byPURL: map[string][]*rule{}, notAff: map[string][]*rule{},
-		info: map[string]vulnInfo{}, decisions: map[string]Decision{}}
+		info: map[string]vulnInfo{}, decisions: map[string]Decision{}, deviceDecided: map[string]bool{}}
 	var err error
 	n := 0
 	know.Affected(func(a *Affected) bool {
@@ -193,6 +199,9 @@ func NewMatcher(ctx context.Context, know Knowledge, norm *Normaliser) (*Matcher
 	m.eol = know.EOL()
 	for _, d := range know.Decisions() {
 		m.decisions[d.Key()] = d
+		if !strings.HasPrefix(d.Subject, "model:") {
+			m.deviceDecided[d.Subject] = true
+		}
 	}
 	return m, nil
 }
@@ -262,22 +271,48 @@ type target struct {
 
 // Match matches devices. Results come in the devices' order.
 func (m *Matcher) Match(ctx context.Context, devices []Device, opt MatchOptions) ([]DeviceResult, error) {
+	out := make([]DeviceResult, 0, len(devices))
+	err := m.MatchEach(ctx, devices, opt, func(r DeviceResult) error {
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// MatchEach matches devices and hands each result to fn, in the devices'
+// order, without keeping them: for inventories whose results do not fit
+// in memory at once. An error from fn stops matching and is returned.
+func (m *Matcher) MatchEach(ctx context.Context, devices []Device, opt MatchOptions, fn func(DeviceResult) error) error {
 	if opt.AsOf.IsZero() {
 		opt.AsOf = time.Now().UTC()
 	}
 	if opt.MinConfidence == 0 {
 		opt.MinConfidence = 0.3
 	}
-	cache := map[string][]cand{}
-	out := make([]DeviceResult, 0, len(devices))
+	mc := &matchCache{targets: map[string][]cand{}, devices: map[string]DeviceResult{}}
 	for i := range devices {
 		if i%1024 == 0 && ctx.Err() != nil {
-			return nil, fmt.Errorf("match: %w", ctx.Err())
+			return fmt.Errorf("match: %w", ctx.Err())
 		}
-		out = append(out, m.matchDevice(&devices[i], opt, cache))
+		if err := fn(m.matchDevice(&devices[i], opt, mc)); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
+
+// matchCache holds, for one MatchEach call, the candidates of each target
+// and the result of each distinct device input. Both are bounded; when
+// full, further entries are computed and not kept.
+type matchCache struct {
+	targets map[string][]cand
+	devices map[string]DeviceResult
+}
+
+const (
+	maxCachedTargets = 1 << 20
+	maxCachedDevices = 1 << 17
+)
 
 // cand is a statement that matched a target, before joining.
 type cand struct {
@@ -287,19 +322,42 @@ type cand struct {
 	ver  version.Verdict
 }
 
-func (m *Matcher) matchDevice(d *Device, opt MatchOptions, cache map[string][]cand) DeviceResult {
-	res := DeviceResult{Device: d.ID}
+func (m *Matcher) matchDevice(d *Device, opt MatchOptions, mc *matchCache) DeviceResult {
 	targets := m.targets(d)
 	modelKey := m.norm.ModelKey(d.Vendor, d.Model)
+	var sig string
+	if !opt.NoCache {
+		var b strings.Builder
+		b.WriteString(modelKey)
+		for ti := range targets {
+			b.WriteByte(1)
+			b.WriteString(targets[ti].field)
+			b.WriteByte(2)
+			b.WriteString(targets[ti].cacheKey())
+		}
+		b.WriteByte(3)
+		b.WriteString(d.OS)
+		sig = b.String()
+		if r, ok := mc.devices[sig]; ok {
+			r.Device = d.ID
+			return m.withDeviceDecisions(r, d.ID)
+		}
+	}
+	res := DeviceResult{}
 	byKey := map[string]int{} // CVE + product key → index in res.Matches
 	for ti := range targets {
 		t := &targets[ti]
-		ck := t.cacheKey()
-		cs, ok := cache[ck]
-		if !ok {
+		var cs []cand
+		if opt.NoCache {
 			cs = m.candidates(t)
-			if len(cache) < 1<<20 { // bounded: a fresh map per Match call
-				cache[ck] = cs
+		} else {
+			ck := t.cacheKey()
+			var ok bool
+			if cs, ok = mc.targets[ck]; !ok {
+				cs = m.candidates(t)
+				if len(mc.targets) < maxCachedTargets {
+					mc.targets[ck] = cs
+				}
 			}
 		}
 		for _, c := range cs {
@@ -326,12 +384,10 @@ func (m *Matcher) matchDevice(d *Device, opt MatchOptions, cache map[string][]ca
 				continue
 			}
 			in := m.info[a.CVE]
-			mt := Match{Device: d.ID, CVE: a.CVE, Product: c.r.key, Status: a.Status, Confidence: round2(c.conf),
+			mt := Match{CVE: a.CVE, Product: c.r.key, Status: a.Status, Confidence: round2(c.conf),
 				Evidence: []Evidence{ev}, CVSS: in.cvss, CVSSVector: in.vector, EPSS: in.epss, KEV: in.kev, Remediation: a.Remediation}
 			mt.Suppressed = m.suppressed(a.CVE, t, modelKey)
-			if dec, ok := m.decisions[Decision{Subject: d.ID, CVE: a.CVE, Product: c.r.key}.Key()]; ok {
-				mt.Decision = &dec
-			} else if dec, ok := m.decisions[Decision{Subject: "model:" + modelKey, CVE: a.CVE, Product: c.r.key}.Key()]; ok {
+			if dec, ok := m.decisions[Decision{Subject: "model:" + modelKey, CVE: a.CVE, Product: c.r.key}.Key()]; ok {
 				mt.Decision = &dec
 			}
 			byKey[k] = len(res.Matches)
@@ -345,7 +401,28 @@ func (m *Matcher) matchDevice(d *Device, opt MatchOptions, cache map[string][]ca
 		return res.Matches[i].Product < res.Matches[j].Product
 	})
 	res.EOL = m.eolFlags(d, opt.AsOf)
-	return res
+	if !opt.NoCache && len(mc.devices) < maxCachedDevices {
+		mc.devices[sig] = res
+	}
+	res.Device = d.ID
+	return m.withDeviceDecisions(res, d.ID)
+}
+
+// withDeviceDecisions applies decisions made for one device (rather than
+// its model), copying the shared matches only when there are some.
+func (m *Matcher) withDeviceDecisions(r DeviceResult, id string) DeviceResult {
+	if !m.deviceDecided[id] {
+		return r
+	}
+	ms := make([]Match, len(r.Matches))
+	copy(ms, r.Matches)
+	for i := range ms {
+		if dec, ok := m.decisions[Decision{Subject: id, CVE: ms[i].CVE, Product: ms[i].Product}.Key()]; ok {
+			ms[i].Decision = &dec
+		}
+	}
+	r.Matches = ms
+	return r
 }
 
 func round2(f float64) float64 { return float64(int(f*100+0.5)) / 100 }

@@ -74,20 +74,25 @@ func Parse(file string, r io.Reader) (*Result, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		pl, _ := cr.FieldPos(0)
-		pl += line - 1
 		if err != nil {
+			// FieldPos is defined only after a successful Read: positions
+			// come from the parse error.
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				res.Problems = append(res.Problems, vuln.Problem{File: file, Line: pe.Line + line - 1, Column: pe.Column, Msg: pe.Err.Error()})
 				if errors.Is(pe.Err, csv.ErrFieldCount) {
+					res.Problems = append(res.Problems, vuln.Problem{File: file, Line: pe.Line + line - 1, Column: pe.Column, Msg: pe.Err.Error()})
 					continue
 				}
+				// A broken quote ruins the rest of the file: stop, keep
+				// the rows read.
+				res.Problems = append(res.Problems, vuln.Problem{File: file, Line: pe.Line + line - 1, Column: pe.Column, Msg: pe.Err.Error() + "; reading stopped, the rows before are kept"})
+				break
 			}
-			// A broken quote ruins the rest of the file: stop, keep the rows read.
-			res.Problems = append(res.Problems, vuln.Problem{File: file, Line: pl, Msg: "reading stopped: " + err.Error()})
+			res.Problems = append(res.Problems, vuln.Problem{File: file, Msg: err.Error() + "; reading stopped, the rows before are kept"})
 			break
 		}
+		pl, _ := cr.FieldPos(0)
+		pl += line - 1
 		if len(res.Scores) >= maxRows {
 			res.Problems = append(res.Problems, vuln.Problem{File: file, Line: pl, Msg: fmt.Sprintf("more than %d rows; the rest ignored", maxRows)})
 			break
