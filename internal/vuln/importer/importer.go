@@ -255,3 +255,13 @@ func expand(paths []string, exts []string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Validator returns a feeds.Validator-shaped check: the file parses as
+// its kind (into a scratch knowledge base, so nothing is applied).
+func Validator(norm *vuln.Normaliser) func(kind, path string) error {
+	return func(kind, path string) error {
+		scratch := &Importer{KB: vuln.NewKB(), Norm: norm, Devices: inventory.NewDevices(nil)}
+		_, _, err := scratch.importFile(kind, path, Options{Vendor: "validate", Model: "validate"})
+		return err
+	}
+}
