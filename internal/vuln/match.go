@@ -386,7 +386,7 @@ func (m *Matcher) matchDevice(d *Device, opt MatchOptions, mc *matchCache) Devic
 			in := m.info[a.CVE]
 			mt := Match{CVE: a.CVE, Product: c.r.key, Status: a.Status, Confidence: round2(c.conf),
 				Evidence: []Evidence{ev}, CVSS: in.cvss, CVSSVector: in.vector, EPSS: in.epss, KEV: in.kev, Remediation: a.Remediation}
-			mt.Suppressed = m.suppressed(a.CVE, t, modelKey)
+			mt.Suppressed = m.suppressed(a, t, modelKey, d.Firmware)
 			if dec, ok := m.decisions[Decision{Subject: "model:" + modelKey, CVE: a.CVE, Product: c.r.key}.Key()]; ok {
 				mt.Decision = &dec
 			}
@@ -706,7 +706,7 @@ func tokenRelation(rule, dev []string) (int, string) {
 		}
 		return true
 	}
-	distinctive := ""
+	distinctive, digit := "", false
 	for _, s := range rule {
 		if genericWords[s] {
 			continue
@@ -715,6 +715,7 @@ func tokenRelation(rule, dev []string) (int, string) {
 			for _, d := range dev {
 				if d == s {
 					distinctive = s
+					digit = digit || hasDigitStr(s)
 				}
 			}
 		}
@@ -722,10 +723,24 @@ func tokenRelation(rule, dev []string) (int, string) {
 	if distinctive == "" {
 		return relNone, ""
 	}
+	// One shared word without a digit ("alaris") is a product family,
+	// not a product: the smaller side must say more.
+	specific := func(small []string) bool {
+		if digit {
+			return true
+		}
+		n := 0
+		for _, s := range small {
+			if !genericWords[s] {
+				n++
+			}
+		}
+		return n >= 2
+	}
 	switch {
-	case in(rule, dev):
+	case in(rule, dev) && specific(rule):
 		return relRuleInDevice, "shared word " + distinctive
-	case in(dev, rule):
+	case in(dev, rule) && specific(dev):
 		return relDeviceInRule, "shared word " + distinctive
 	}
 	return relNone, ""
@@ -740,19 +755,25 @@ func hasDigitStr(s string) bool {
 	return false
 }
 
-// suppressed finds a not-affected statement for the CVE that covers the
-// target: the same package URL, CPE product or vendor/product, or the
-// device model itself, with the target's version in its range.
-func (m *Matcher) suppressed(cve string, t *target, modelKey string) *Suppression {
-	for _, r := range m.notAff[cve] {
+// suppressed finds a not-affected statement for the matched statement's
+// CVE that covers the match: one about the device model (its firmware in
+// the statement's range), about the same product as the matched statement
+// or as the target, or about the same package URL (the target's version
+// in range).
+func (m *Matcher) suppressed(matched *Affected, t *target, modelKey, firmware string) *Suppression {
+	for _, r := range m.notAff[matched.CVE] {
 		a := r.a
+		ver := t.version
 		hit := false
 		switch {
 		case a.ProductKey != "" && a.VendorKey+"/"+a.ProductKey == modelKey:
 			// About the device model: every match of that model is
-			// covered, whichever component it came through.
-			return &Suppression{Source: a.Source, Justification: a.Justification, Detail: a.Detail}
+			// covered, whichever component it came through, for the
+			// firmware versions the statement names.
+			hit, ver = true, version.Parse(firmware)
 		case r.purlKey != "" && r.purlKey == t.purlKey:
+			hit = true
+		case a.ProductKey != "" && a.VendorKey == matched.VendorKey && a.ProductKey == matched.ProductKey:
 			hit = true
 		case a.ProductKey != "" && a.VendorKey == t.vendorKey && a.ProductKey == t.productKey:
 			hit = true
@@ -760,7 +781,7 @@ func (m *Matcher) suppressed(cve string, t *target, modelKey string) *Suppressio
 		if !hit {
 			continue
 		}
-		if v := r.set.Contains(t.version); v == version.Out {
+		if v := r.set.Contains(ver); v == version.Out {
 			continue
 		}
 		return &Suppression{Source: a.Source, Justification: a.Justification, Detail: a.Detail}
