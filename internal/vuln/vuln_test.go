@@ -83,12 +83,12 @@ func TestMatchRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	devs := []Device{
-		{ID: "dev-1", Vendor: "Becton Dickinson", Model: "Alaris 8015 PC Unit", Firmware: "9.19"},  // tokens equal: suppressed by VEX
-		{ID: "dev-2", Vendor: "BD", Model: "Alaris PC Unit Model 8015", Firmware: "9.20"},           // exact key, in range
+		{ID: "dev-1", Vendor: "Becton Dickinson", Model: "Alaris 8015 PC Unit", Firmware: "9.19"}, // tokens equal: suppressed by VEX
+		{ID: "dev-2", Vendor: "BD", Model: "Alaris PC Unit Model 8015", Firmware: "9.20"},         // exact key, in range
 		{ID: "dev-3", OS: "Windows 7 Enterprise SP1", Software: []Component{{Name: "x", PURL: "pkg:nuget/newtonsoft.json@9.0.1"}}},
-		{ID: "dev-4", Vendor: "BD", Model: "Alaris PC Unit Model 8015", Firmware: "9.33"},           // fixed
-		{ID: "dev-5", Vendor: "BD", Model: "Alaris", Firmware: "9.1"},                               // too vague: "alaris" alone is within the product
-		{ID: "dev-6", Vendor: "Philips", Model: "Alaris PC Unit Model 8015", Firmware: "9.1"},        // other vendor
+		{ID: "dev-4", Vendor: "BD", Model: "Alaris PC Unit Model 8015", Firmware: "9.33"},                      // fixed
+		{ID: "dev-5", Vendor: "BD", Model: "Alaris", Firmware: "9.1"},                                          // too vague: "alaris" alone is within the product
+		{ID: "dev-6", Vendor: "Philips", Model: "Alaris PC Unit Model 8015", Firmware: "9.1"},                  // other vendor
 		{ID: "dev-7", OS: "Windows 10 Pro", Software: []Component{{PURL: "pkg:nuget/Newtonsoft.Json@13.0.1"}}}, // other OS, fixed package
 	}
 	res, err := m.Match(context.Background(), devs, MatchOptions{AsOf: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)})
