@@ -51,7 +51,10 @@ type ConsumerConfig struct {
 	Topology Topology
 	Limits   StreamLimits
 	// AckWait is how long JetStream waits for the node's acknowledgement
-	// before it delivers an envelope again (default 30 s).
+	// before it delivers an envelope again (default 30 s). Envelopes wait
+	// in the client's buffer too, so it should exceed MaxAckPending times
+	// the handler's time per envelope, or buffered envelopes are
+	// redelivered (harmlessly, but for nothing).
 	AckWait time.Duration
 	// MaxAckPending bounds the envelopes delivered and not yet
 	// acknowledged (default 1024): the node's in-flight work and memory.

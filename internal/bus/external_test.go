@@ -87,12 +87,21 @@ func TestExternalClusterTwoSensors(t *testing.T) {
 		}
 	}()
 
+	twoSensors(t, store, func(name string) PublisherConfig {
+		return PublisherConfig{Sensor: name, URLs: []string{url}, Topology: Topology{Prefix: topo.Prefix}, SpoolDir: t.TempDir()}
+	})
+}
+
+// twoSensors runs two publishers (ward-a, ward-b) at once and checks that
+// the store gets every event once, from the right sensor, in each sensor's
+// order.
+func twoSensors(t *testing.T, store *sqlStore, cfg func(name string) PublisherConfig) {
 	const each = 800
 	sensors := []string{"ward-a", "ward-b"}
 	var pubs []*Publisher
 	var stops []func()
 	for _, s := range sensors {
-		p, stop := runPublisher(t, PublisherConfig{Sensor: s, URLs: []string{url}, Topology: Topology{Prefix: topo.Prefix}, SpoolDir: t.TempDir()})
+		p, stop := runPublisher(t, cfg(s))
 		pubs = append(pubs, p)
 		stops = append(stops, stop)
 	}

@@ -228,6 +228,13 @@ func startNode(t testing.TB, o nodeOpts) *node {
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &node{srv: srv, nc: nc, cons: cons, store: store, cancel: cancel, done: make(chan error, 1)}
 	go func() { n.done <- cons.Run(ctx) }()
+	// Sensors that publish before the stream exists are refused and
+	// resend; tests that check order wait for it.
+	waitFor(t, 10*time.Second, "event stream", func() bool {
+		topo, _ := o.topo.normalise()
+		_, err := jsStream(nc, topo.Stream)
+		return err == nil
+	})
 	return n
 }
 
