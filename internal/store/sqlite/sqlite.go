@@ -72,6 +72,14 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("sqlite store: create data directory: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
+	// Create the file owner-only before SQLite does: it holds password
+	// and token hashes, and SQLite gives its -wal and -shm files the
+	// database file's mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite store: create %s: %w", path, err)
+	}
+	f.Close()
 	// busy_timeout covers another process holding the file (a backup, a
 	// second heir); within this process the one writer never waits on
 	// SQLITE_BUSY. synchronous=NORMAL is durable in WAL mode except for

@@ -3,9 +3,11 @@ package sqlite_test
 import (
 	"context"
 	"io/fs"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/heir-emd/heir/internal/event"
 	"github.com/heir-emd/heir/internal/store"
 	"github.com/heir-emd/heir/internal/store/sqlite"
 	"github.com/heir-emd/heir/internal/store/storetest"
@@ -69,6 +71,18 @@ func TestOpenSettings(t *testing.T) {
 	}
 	if db.Path() != dir+"/"+sqlite.FileName {
 		t.Errorf("path %q", db.Path())
+	}
+	if err := db.UpsertAsset(ctx, event.Asset{ID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{sqlite.FileName, sqlite.FileName + "-wal"} {
+		fi, err := os.Stat(dir + "/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", name, fi.Mode().Perm())
+		}
 	}
 	if _, err := sqlite.Open(ctx, "", sqlite.Options{}); err == nil {
 		t.Error("opened an empty directory name")

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"strings"
 	"testing"
@@ -39,7 +40,7 @@ func RunMigrations(t *testing.T, base fs.FS, open Reopen) {
 		m[name] = &fstest.MapFile{Data: []byte(sql)}
 		return m
 	}
-	next := func(name string) string { return strings.Repeat("0", 4-len(itoa(n+1))) + itoa(n+1) + "_" + name + ".sql" }
+	next := func(name string) string { return fmt.Sprintf("%04d_%s.sql", n+1, name) }
 
 	s, err := open(t, base)
 	must(t, err)
@@ -79,28 +80,17 @@ func RunMigrations(t *testing.T, base fs.FS, open Reopen) {
 	if !errors.Is(err, store.ErrSchemaTooNew) {
 		t.Fatalf("opening a newer schema: %v, want ErrSchemaTooNew", err)
 	}
-	if !strings.Contains(err.Error(), "schema version "+itoa(n+1)) || !strings.Contains(err.Error(), "only up to "+itoa(n)) {
+	if !strings.Contains(err.Error(), fmt.Sprintf("schema version %d", n+1)) || !strings.Contains(err.Error(), fmt.Sprintf("only up to %d", n)) {
 		t.Errorf("the refusal does not say which versions: %v", err)
 	}
 
 	// Migration sets with gaps or bad names are refused before any SQL.
 	for name, m := range map[string]fstest.MapFS{
-		"gap":      with(strings.Repeat("0", 3)+itoa(n+2)+"_gap.sql", "SELECT 1;"),
+		"gap":      with(fmt.Sprintf("%04d_gap.sql", n+2), "SELECT 1;"),
 		"bad name": with("latest.sql", "SELECT 1;"),
 	} {
 		if _, err := open(t, m); err == nil {
 			t.Errorf("migrations with a %s opened", name)
 		}
 	}
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
 }
