@@ -12,13 +12,13 @@ import (
 
 func TestParse(t *testing.T) {
 	good := map[string]Target{
-		"sqlite:///var/lib/heir":                     {Kind: SQLite, Dir: "/var/lib/heir"},
-		"sqlite://data":                              {Kind: SQLite, Dir: "data"},
-		"sqlite:data":                                {Kind: SQLite, Dir: "data"},
-		"/var/lib/heir":                              {Kind: SQLite, Dir: "/var/lib/heir"},
-		"./data":                                     {Kind: SQLite, Dir: "./data"},
-		"data/heir:2":                                {Kind: SQLite, Dir: "data/heir:2"},
-		"postgres://heir@db:5432/heir":               {Kind: Postgres, URL: "postgres://heir@db:5432/heir"},
+		"sqlite:///var/lib/heir":       {Kind: SQLite, Dir: "/var/lib/heir"},
+		"sqlite://data":                {Kind: SQLite, Dir: "data"},
+		"sqlite:data":                  {Kind: SQLite, Dir: "data"},
+		"/var/lib/heir":                {Kind: SQLite, Dir: "/var/lib/heir"},
+		"./data":                       {Kind: SQLite, Dir: "./data"},
+		"data/heir:2":                  {Kind: SQLite, Dir: "data/heir:2"},
+		"postgres://heir@db:5432/heir": {Kind: Postgres, URL: "postgres://heir@db:5432/heir"},
 		"postgresql://heir:pw@db/heir?sslmode=allow": {Kind: Postgres, URL: "postgresql://heir:pw@db/heir?sslmode=allow"},
 	}
 	for in, want := range good {

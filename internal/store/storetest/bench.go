@@ -85,7 +85,9 @@ var (
 	}
 )
 
-func benchIP(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}) }
+func benchIP(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+}
 
 func benchAsset(r *rand.Rand, i int) event.Asset {
 	role := benchRoles[r.IntN(len(benchRoles))]
