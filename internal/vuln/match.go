@@ -307,6 +307,24 @@ func (m *Matcher) MatchEach(ctx context.Context, devices []Device, opt MatchOpti
 type matchCache struct {
 	targets map[string][]cand
 	devices map[string]DeviceResult
+	buf     []byte
+}
+
+// deviceSignature is every input of a device but its id and name.
+func deviceSignature(d *Device, b []byte) string {
+	for _, s := range [...]string{d.Vendor, d.Model, d.Firmware, d.OS} {
+		b = append(b, s...)
+		b = append(b, 0)
+	}
+	for i := range d.Software {
+		c := &d.Software[i]
+		for _, s := range [...]string{c.Type, c.Vendor, c.Name, c.Version, c.CPE, c.PURL, c.BOMRef} {
+			b = append(b, s...)
+			b = append(b, 1)
+		}
+		b = append(b, 2)
+	}
+	return string(b)
 }
 
 const (
@@ -323,26 +341,19 @@ type cand struct {
 }
 
 func (m *Matcher) matchDevice(d *Device, opt MatchOptions, mc *matchCache) DeviceResult {
-	targets := m.targets(d)
-	modelKey := m.norm.ModelKey(d.Vendor, d.Model)
 	var sig string
 	if !opt.NoCache {
-		var b strings.Builder
-		b.WriteString(modelKey)
-		for ti := range targets {
-			b.WriteByte(1)
-			b.WriteString(targets[ti].field)
-			b.WriteByte(2)
-			b.WriteString(targets[ti].cacheKey())
-		}
-		b.WriteByte(3)
-		b.WriteString(d.OS)
-		sig = b.String()
+		// Devices of a fleet have the same inputs: their result is
+		// computed once. The signature is the raw input, so that a hit
+		// costs no normalisation or parsing.
+		sig = deviceSignature(d, mc.buf[:0])
 		if r, ok := mc.devices[sig]; ok {
 			r.Device = d.ID
 			return m.withDeviceDecisions(r, d.ID)
 		}
 	}
+	targets := m.targets(d)
+	modelKey := m.norm.ModelKey(d.Vendor, d.Model)
 	res := DeviceResult{}
 	byKey := map[string]int{} // CVE + product key → index in res.Matches
 	for ti := range targets {
