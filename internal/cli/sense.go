@@ -3,14 +3,17 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/heir-emd/heir/internal/bus"
 	"github.com/heir-emd/heir/internal/capture"
 	"github.com/heir-emd/heir/internal/event"
 	"github.com/heir-emd/heir/internal/sensor"
@@ -24,6 +27,7 @@ type statsRecord struct {
 	Final  bool                 `json:"final,omitempty"`
 	Sensor sensor.Stats         `json:"sensor"`
 	Inputs []capture.InputStats `json:"inputs"`
+	Bus    *bus.PublisherStats  `json:"bus,omitempty"`
 }
 
 func runSense(e *env, args []string) int {
@@ -41,6 +45,12 @@ captures end (replay).`)
 		statsInt  = fs.Duration("stats-interval", time.Minute, "how often statistics are written")
 		promisc   = fs.Bool("promisc", true, "put live interfaces in promiscuous mode")
 		snaplen   = fs.Int("snaplen", 65535, "bytes captured per live packet")
+		node      = fs.String("node", "", "send events to the hospital node's bus at these comma-separated `URLS` (default: the URLs in --sensor-creds) instead of standard output")
+		creds     = fs.String("sensor-creds", "", "the sensor's credentials `FILE` issued by 'heir sensor add' on the node (needed with --node)")
+		sensorNm  = fs.String("sensor-name", "", "the sensor's name, for credentials files that do not carry one")
+		dataDir   = fs.String("data", defaultDataDir(), "`DIR` for the sensor's state: the spool that keeps events while the node is unreachable")
+		spoolMax  = fs.Int64("spool-max", 256<<20, "most `BYTES` of events kept while the node is unreachable; the oldest go first when full")
+		drainWait = fs.Duration("drain-timeout", 30*time.Second, "with --read, how long to wait at the end for the node to take the spooled events")
 	)
 	var sf sensorFlags
 	sf.register(fs)
@@ -64,11 +74,38 @@ captures end (replay).`)
 	if err != nil {
 		return usageError(e.stderr, "sense", "%v", err)
 	}
-	w, closeOut, err := openOutput(*out, e.stdout)
-	if err != nil {
-		return usageError(e.stderr, "sense", "output: %v", err)
+	toNode := *creds != "" || *node != ""
+	if toNode && *creds == "" {
+		return usageError(e.stderr, "sense", "--node needs --sensor-creds: issue credentials on the node with 'heir sensor add NAME'")
 	}
-	defer closeOut()
+	outSet := false
+	fs.Visit(func(f *flag.Flag) { outSet = outSet || f.Name == "out" })
+	var w io.Writer = io.Discard
+	if !toNode || outSet {
+		ow, closeOut, err := openOutput(*out, e.stdout)
+		if err != nil {
+			return usageError(e.stderr, "sense", "output: %v", err)
+		}
+		defer closeOut()
+		w = ow
+	}
+	var pub *bus.Publisher
+	if toNode {
+		c, err := bus.ReadCredentials(*creds, *sensorNm)
+		if err != nil {
+			return usageError(e.stderr, "sense", "--sensor-creds: %v", err)
+		}
+		var urls []string
+		if *node != "" {
+			urls = strings.Split(*node, ",")
+		}
+		pub, err = bus.NewPublisher(bus.PublisherConfig{Creds: c, URLs: urls, SpoolDir: filepath.Join(*dataDir, "spool"),
+			SpoolMaxBytes: *spoolMax, Logger: e.log})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "heir sense: %v\n", err)
+			return ExitUsage
+		}
+	}
 
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
@@ -85,16 +122,38 @@ captures end (replay).`)
 	defer src.Close()
 
 	jl := newJSONLines(w)
-	s := sensor.New(set.config, set.dissectors, sensor.Tee(set.inventory, jl))
+	outs := []sensor.Output{set.inventory, jl}
+	if pub != nil {
+		outs = append(outs, busOutput{pub})
+	}
+	s := sensor.New(set.config, set.dissectors, sensor.Tee(outs...))
 	var mu sync.Mutex // the sensor, inventory and writer are single-threaded
 	emitAssets := func() {
 		for _, a := range set.inventory.Changed() {
 			jl.write(&a)
+			if pub != nil {
+				pub.Publish(event.TypeAsset, &a)
+			}
 		}
 	}
 	emitStats := func(final bool) {
-		jl.write(&statsRecord{V: event.Version, Type: event.TypeStats, Time: time.Now().UTC(), Final: final,
-			Sensor: s.Stats(), Inputs: src.Stats()})
+		rec := &statsRecord{V: event.Version, Type: event.TypeStats, Time: time.Now().UTC(), Final: final,
+			Sensor: s.Stats(), Inputs: src.Stats()}
+		if pub != nil {
+			st := pub.Stats()
+			rec.Bus = &st
+		}
+		jl.write(rec)
+		if pub != nil {
+			pub.Publish(event.TypeStats, rec)
+		}
+	}
+	// The publisher outlives the capture: it drains the spool at the end.
+	pubCtx, pubCancel := context.WithCancel(e.ctx)
+	defer pubCancel()
+	pubDone := make(chan error, 1)
+	if pub != nil {
+		go func() { pubDone <- pub.Run(pubCtx) }()
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -154,6 +213,17 @@ captures end (replay).`)
 	emitStats(true)
 	flushErr := jl.flush()
 	mu.Unlock()
+	if pub != nil {
+		if !live {
+			dctx, dcancel := context.WithTimeout(e.ctx, *drainWait)
+			if err := pub.Drain(dctx); err != nil {
+				fmt.Fprintf(e.stderr, "heir sense: %v; undelivered events stay in %s for the next run\n", err, filepath.Join(*dataDir, "spool"))
+			}
+			dcancel()
+		}
+		pubCancel()
+		<-pubDone
+	}
 	if runErr != nil {
 		fmt.Fprintf(e.stderr, "heir sense: %v\n", runErr)
 		return ExitInternal
