@@ -18,7 +18,7 @@ type Problem struct {
 	File   string `json:"file"`
 	Line   int    `json:"line,omitempty"`
 	Column int    `json:"column,omitempty"`
-	Offset int64  `json:"offset,omitempty"`
+	Offset int64  `json:"offset,omitempty"` // 0-based byte offset of the offending byte
 	Path   string `json:"path,omitempty"`
 	Msg    string `json:"msg"`
 	Fatal  bool   `json:"fatal,omitempty"`
@@ -69,11 +69,13 @@ func LineCol(data []byte, off int64) (line, col int) {
 // JSONProblem describes a JSON decoding error with its position.
 func JSONProblem(file string, data []byte, err error) Problem {
 	p := Problem{File: file, Msg: err.Error()}
+	positioned := true
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		p.Offset = se.Offset
+		// The decoder stops after reading the offending byte: point at it.
+		p.Offset = max(se.Offset-1, 0)
 		p.Msg = "JSON syntax: " + se.Error()
 	case errors.As(err, &te):
 		p.Offset = te.Offset
@@ -82,8 +84,10 @@ func JSONProblem(file string, data []byte, err error) Problem {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		p.Offset = int64(len(data))
 		p.Msg = "file ends in the middle of the JSON document"
+	default:
+		positioned = false
 	}
-	if p.Offset > 0 {
+	if positioned {
 		p.Line, p.Column = LineCol(data, p.Offset)
 	}
 	return p

@@ -6,6 +6,7 @@
 package importer
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -129,7 +130,7 @@ func (im *Importer) importFile(kind, file string, opt Options) (int, []vuln.Prob
 		im.KB.SetKEV(r.Catalog, r.Entries)
 		return len(r.Entries), r.Problems, nil
 	case "epss":
-		r, err := epss.Parse(file, strings.NewReader(string(data)))
+		r, err := epss.Parse(file, bytes.NewReader(data))
 		if err != nil {
 			return 0, nil, err
 		}
