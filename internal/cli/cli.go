@@ -42,6 +42,7 @@ func commands() []command {
 	return []command{
 		{"analyze", "analyse capture files: devices, protocols and weaknesses", runAnalyze},
 		{"sense", "run the sensor on interfaces or captures, writing events as JSON lines", runSense},
+		{"sensor", "issue, revoke and list the credentials of sensors that send to this node", runSensor},
 		{"version", "print heir's version", runVersion},
 		{"help", "show help for heir or a command", nil},
 	}

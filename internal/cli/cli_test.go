@@ -171,3 +171,36 @@ func TestReadmeExample(t *testing.T) {
 	}
 	t.Errorf("README.md's example output is stale; run go test ./internal/cli -run ReadmeExample -update-readme and review the diff.\ngot:\n%s", out)
 }
+
+func TestSensorCredentials(t *testing.T) {
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "ward4.creds")
+	if code, out, errOut := heir(t, "sensor", "add", "--data", dir, "--out", creds, "--url", "nats://127.0.0.1:4222", "ward4"); code != ExitOK || !strings.Contains(out, "ward4 added") {
+		t.Fatalf("add: %d %s %s", code, out, errOut)
+	}
+	st, err := os.Stat(creds)
+	if err != nil || st.Mode().Perm()&0o077 != 0 {
+		t.Fatalf("credentials file %v mode %v: must be private", err, st.Mode())
+	}
+	raw, _ := os.ReadFile(creds)
+	if !strings.Contains(string(raw), `"sensor": "ward4"`) || !strings.Contains(string(raw), "127.0.0.1:4222") {
+		t.Fatalf("credentials: %s", raw)
+	}
+	// The node keeps only the public key.
+	reg, _ := os.ReadFile(filepath.Join(dir, "sensors.json"))
+	var c struct{ Seed string }
+	json.Unmarshal(raw, &c)
+	if c.Seed == "" || strings.Contains(string(reg), c.Seed) {
+		t.Fatal("the registry holds the sensor's secret")
+	}
+	if code, _, errOut := heir(t, "sensor", "add", "--data", dir, "--out", creds, "ward5"); code != ExitUsage || !strings.Contains(errOut, "never overwritten") {
+		t.Fatalf("overwrite: %d %s", code, errOut)
+	}
+	if code, _, _ := heir(t, "sensor", "revoke", "--data", dir, "ward4"); code != ExitOK {
+		t.Fatal("revoke failed")
+	}
+	code, out, _ := heir(t, "sensor", "list", "--data", dir)
+	if code != ExitOK || !strings.Contains(out, "ward4") || !strings.Contains(out, "revoked") {
+		t.Fatalf("list: %s", out)
+	}
+}
