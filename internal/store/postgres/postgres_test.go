@@ -81,7 +81,7 @@ func (s *suite) open(t *testing.T, now func() time.Time) store.Store {
 	// Empty every table; the audit guards (which a tamper test may have
 	// disabled) are switched off for that and back on after.
 	reset := `ALTER TABLE audit DISABLE TRIGGER USER;
-		DELETE FROM asset_ips; DELETE FROM assets; DELETE FROM finding_tags; DELETE FROM findings;
+		DELETE FROM asset_ips; DELETE FROM assets; DELETE FROM finding_tags; DELETE FROM finding_tag_counts; DELETE FROM findings;
 		DELETE FROM alert_ips; DELETE FROM alert_tags; DELETE FROM alerts; DELETE FROM alert_hourly;
 		DELETE FROM ingested; DELETE FROM audit; DELETE FROM sessions; DELETE FROM tokens;
 		DELETE FROM user_roles; DELETE FROM users; DELETE FROM sensors; DELETE FROM scores;

@@ -125,7 +125,7 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 		migrations = Migrations()
 	}
 	db := &DB{path: path}
-	d := sqlstore.Dialect{Name: "sqlite", Copy: db.copy}
+	d := sqlstore.Dialect{Name: "sqlite", Hints: true, Copy: db.copy}
 	inner, err := sqlstore.New(ctx, w, r, d, migrations, sqlstore.Options{Logger: opts.Logger, Now: opts.Now})
 	if err != nil {
 		w.Close()

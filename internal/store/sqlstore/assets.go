@@ -223,13 +223,13 @@ var assetList = listSpec{
 	cols: assetSelect,
 	id:   "id",
 	sorts: map[string]sortCol{
-		"risk":       {expr: "risk", numeric: true},
-		"role":       {expr: "role"},
-		"vendor":     {expr: "vendor"},
-		"model":      {expr: "model"},
-		"last_seen":  {expr: "last_seen", numeric: true},
-		"first_seen": {expr: "first_seen", numeric: true},
-		"name":       {expr: "name"},
+		"risk":       {expr: "risk", numeric: true, index: "assets_risk"},
+		"role":       {expr: "role", index: "assets_role"},
+		"vendor":     {expr: "vendor", index: "assets_vendor"},
+		"model":      {expr: "model", index: "assets_model"},
+		"last_seen":  {expr: "last_seen", numeric: true, index: "assets_last_seen"},
+		"first_seen": {expr: "first_seen", numeric: true, index: "assets_first_seen"},
+		"name":       {expr: "name", index: "assets_name"},
 		"id":         {expr: "id"},
 	},
 	keys: store.AssetSortKeys,
@@ -263,7 +263,15 @@ func (db *DB) ListAssets(ctx context.Context, q store.AssetQuery) (store.Page[st
 		if len(q.Text) > maxTextFilter {
 			return store.Page[store.Asset]{}, fmt.Errorf("asset text filter longer than %d bytes: %w", maxTextFilter, store.ErrInvalid)
 		}
-		w.add(`search LIKE ? ESCAPE '\'`, "%"+likeEscape(strings.ToLower(q.Text))+"%")
+		pattern := "%" + likeEscape(strings.ToLower(q.Text)) + "%"
+		if db.d.Hints {
+			// A substring match reads every row; on SQLite, read the
+			// narrow search index instead of the rows with their documents
+			// (15 times less to read at 100,000 devices).
+			w.add(`rowid IN (SELECT rowid FROM assets INDEXED BY assets_search WHERE search LIKE ? ESCAPE '\')`, pattern)
+		} else {
+			w.add(`search LIKE ? ESCAPE '\'`, pattern)
+		}
 	}
 	return list(ctx, db.reader(), assetList, q.ListOptions, w, func(rows *sql.Rows, lead ...any) (store.Asset, error) {
 		return scanAsset(rows, lead...)

@@ -13,7 +13,8 @@ import (
 // and for the load benchmarks. It writes the same rows the upserts write
 // but skips their merge rules: every id must be new (a repeated id fails
 // the load). Call Finish once at the end to rebuild what the upserts
-// maintain as they go (the alert rollup, each device's current risk) and
+// maintain as they go (the alert rollup, the finding counts per tag, each
+// device's current risk) and
 // to refresh the planner's statistics.
 type Bulk struct{ db *DB }
 
@@ -115,7 +116,8 @@ func (b *Bulk) Scores(ctx context.Context, ss []store.Score) error {
 	return b.copy(ctx, "scores", scoreCols, rows)
 }
 
-// Finish rebuilds the alert rollup and the devices' current risk, and
+// Finish rebuilds the alert rollup, the finding counts per tag and the
+// devices' current risk, and
 // refreshes the planner's statistics.
 func (b *Bulk) Finish(ctx context.Context) error {
 	start := time.Now()
@@ -126,6 +128,9 @@ func (b *Bulk) Finish(ctx context.Context) error {
 			// are not a case worth a floor here (the upserts do floor).
 			{"rebuild alert rollup", fmt.Sprintf(`INSERT INTO alert_hourly (hour, category, severity, n)
 				SELECT start_us / %d, category, severity, COUNT(*) FROM alerts GROUP BY start_us / %d, category, severity`, hourUS, hourUS)},
+			{"clear finding tag counts", `DELETE FROM finding_tag_counts`},
+			{"rebuild finding tag counts", `INSERT INTO finding_tag_counts (taxonomy, tag, state, n)
+				SELECT taxonomy, tag, state, COUNT(*) FROM finding_tags GROUP BY taxonomy, tag, state`},
 			{"set device risk", `UPDATE assets SET risk = l.score, band = l.band, risk_day = l.day
 				FROM (SELECT s.subject, s.score, s.band, s.day FROM scores s
 					WHERE s.kind = 'device' AND s.day = (SELECT MAX(s2.day) FROM scores s2 WHERE s2.kind = 'device' AND s2.subject = s.subject)) AS l

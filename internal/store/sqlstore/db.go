@@ -47,6 +47,10 @@ type Dialect struct {
 	// transaction so that two processes opening one database migrate it
 	// one after the other.
 	LockMigrations string
+	// Hints: the database is SQLite, whose planner takes index hints
+	// (INDEXED BY, rowid subqueries) where it cannot see what is cheaper;
+	// see sortIndexHint and the asset text filter.
+	Hints bool
 	// Copy inserts many rows fast (COPY on PostgreSQL, one prepared
 	// statement in a transaction on SQLite).
 	Copy func(ctx context.Context, table string, cols []string, rows [][]any) error

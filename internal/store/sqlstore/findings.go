@@ -109,12 +109,93 @@ func insertFinding(ctx context.Context, c conn, f event.Finding, st findingState
 }
 
 func insertFindingTags(ctx context.Context, c conn, f event.Finding, state string) error {
+	counts := tagCounts{}
 	for _, r := range findingTagRows(f, state) {
 		if _, err := c.exec(ctx, `INSERT INTO finding_tags (finding_id, taxonomy, tag, state) VALUES (?, ?, ?, ?)`, r...); err != nil {
 			return fmt.Errorf("insert tag of finding %s: %w", f.ID, err)
 		}
+		counts.add(r[1].(string), r[2].(string), state, 1)
+	}
+	return counts.apply(ctx, c)
+}
+
+// tagKey is a row of finding_tag_counts.
+type tagKey struct{ taxonomy, tag, state string }
+
+// tagCounts collects changes to finding_tag_counts within a transaction.
+type tagCounts map[tagKey]int64
+
+func (tc tagCounts) add(taxonomy, tag, state string, d int64) {
+	tc[tagKey{taxonomy, tag, state}] += d
+}
+
+// apply writes the changes in key order, so that two transactions
+// counting the same tags cannot deadlock on PostgreSQL.
+func (tc tagCounts) apply(ctx context.Context, c conn) error {
+	keys := make([]tagKey, 0, len(tc))
+	for k, d := range tc {
+		if d != 0 {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b tagKey) int {
+		return strings.Compare(a.taxonomy+"\x00"+a.state+"\x00"+a.tag, b.taxonomy+"\x00"+b.state+"\x00"+b.tag)
+	})
+	for _, k := range keys {
+		if _, err := c.exec(ctx, `INSERT INTO finding_tag_counts (taxonomy, tag, state, n) VALUES (?, ?, ?, ?)
+			ON CONFLICT (taxonomy, state, tag) DO UPDATE SET n = finding_tag_counts.n + excluded.n`,
+			k.taxonomy, k.tag, k.state, tc[k]); err != nil {
+			return fmt.Errorf("count finding tags: %w", err)
+		}
 	}
 	return nil
+}
+
+// storedTags reads a finding's tag rows.
+func storedTags(ctx context.Context, c conn, id string) ([]store.TagRef, error) {
+	rows, err := c.query(ctx, `SELECT taxonomy, tag FROM finding_tags WHERE finding_id = ? ORDER BY taxonomy, tag`, id)
+	if err != nil {
+		return nil, fmt.Errorf("read tags of finding %s: %w", id, err)
+	}
+	defer rows.Close()
+	var out []store.TagRef
+	for rows.Next() {
+		var t store.TagRef
+		if err := rows.Scan(&t.Taxonomy, &t.ID); err != nil {
+			return nil, fmt.Errorf("read tags of finding %s: %w", id, err)
+		}
+		out = append(out, t)
+	}
+	return out, wrapErr(rows.Err(), "read tags of finding %s", id)
+}
+
+// replaceFindingTags rewrites a finding's tags and their counts; a
+// sighting with the same tags in the same state (the common case) writes
+// nothing.
+func replaceFindingTags(ctx context.Context, c conn, f event.Finding, oldState, newState string) error {
+	old, err := storedTags(ctx, c, f.ID)
+	if err != nil {
+		return err
+	}
+	var next []store.TagRef
+	for _, r := range findingTagRows(f, newState) {
+		next = append(next, store.TagRef{Taxonomy: r[1].(string), ID: r[2].(string)})
+	}
+	slices.SortFunc(next, func(a, b store.TagRef) int { return strings.Compare(a.Taxonomy+"\x00"+a.ID, b.Taxonomy+"\x00"+b.ID) })
+	if oldState == newState && slices.Equal(old, next) {
+		return nil
+	}
+	if _, err := c.exec(ctx, `DELETE FROM finding_tags WHERE finding_id = ?`, f.ID); err != nil {
+		return fmt.Errorf("replace tags of finding %s: %w", f.ID, err)
+	}
+	counts := tagCounts{}
+	for _, t := range old {
+		counts.add(t.Taxonomy, t.ID, oldState, -1)
+	}
+	if err := counts.apply(ctx, c); err != nil {
+		return err
+	}
+	return insertFindingTags(ctx, c, f, newState)
 }
 
 // mergeFinding applies a sighting to a stored finding. The newer
@@ -155,10 +236,7 @@ func mergeFinding(ctx context.Context, c conn, old event.Finding, st findingStat
 	if _, err := c.exec(ctx, `UPDATE findings SET `+strings.Join(sets, ", ")+` WHERE id = ?`, append(row[1:], f.ID)...); err != nil {
 		return fmt.Errorf("update finding %s: %w", f.ID, err)
 	}
-	if _, err := c.exec(ctx, `DELETE FROM finding_tags WHERE finding_id = ?`, f.ID); err != nil {
-		return fmt.Errorf("replace tags of finding %s: %w", f.ID, err)
-	}
-	return insertFindingTags(ctx, c, merged, newState.State)
+	return replaceFindingTags(ctx, c, merged, st.State, newState.State)
 }
 
 // earliest is the earlier of two times, ignoring zero ones.
@@ -245,8 +323,22 @@ func (db *DB) TriageFinding(ctx context.Context, t store.Triage) (store.Finding,
 			next.State, next.Comment, next.By, next.At, string(doc), t.ID); err != nil {
 			return fmt.Errorf("triage finding %s: %w", t.ID, err)
 		}
-		if _, err := c.exec(ctx, `UPDATE finding_tags SET state = ? WHERE finding_id = ?`, next.State, t.ID); err != nil {
-			return fmt.Errorf("triage finding %s: %w", t.ID, err)
+		if next.State != st.State {
+			tags, err := storedTags(ctx, c, t.ID)
+			if err != nil {
+				return err
+			}
+			counts := tagCounts{}
+			for _, tag := range tags {
+				counts.add(tag.Taxonomy, tag.ID, st.State, -1)
+				counts.add(tag.Taxonomy, tag.ID, next.State, 1)
+			}
+			if err := counts.apply(ctx, c); err != nil {
+				return err
+			}
+			if _, err := c.exec(ctx, `UPDATE finding_tags SET state = ? WHERE finding_id = ?`, next.State, t.ID); err != nil {
+				return fmt.Errorf("triage finding %s: %w", t.ID, err)
+			}
 		}
 		out = toStoreFinding(f, next)
 		return nil
@@ -260,12 +352,12 @@ var findingList = listSpec{
 	cols: "doc, state, comment, state_by, state_at",
 	id:   "id",
 	sorts: map[string]sortCol{
-		"severity":   {expr: "severity", numeric: true},
-		"last_seen":  {expr: "last_seen", numeric: true},
-		"first_seen": {expr: "first_seen", numeric: true},
-		"count":      {expr: "count", numeric: true},
-		"kind":       {expr: "kind"},
-		"state":      {expr: "state"},
+		"severity":   {expr: "severity", numeric: true, index: "findings_severity"},
+		"last_seen":  {expr: "last_seen", numeric: true, index: "findings_last_seen"},
+		"first_seen": {expr: "first_seen", numeric: true, index: "findings_first_seen"},
+		"count":      {expr: "count", numeric: true, index: "findings_count"},
+		"kind":       {expr: "kind", index: "findings_kind"},
+		"state":      {expr: "state", index: "findings_state"},
 		"id":         {expr: "id"},
 	},
 	keys: store.FindingSortKeys,
@@ -347,7 +439,8 @@ func (db *DB) CountFindingsByTag(ctx context.Context, q store.TagCountQuery) ([]
 	var w where
 	w.add("taxonomy = ?", q.Taxonomy)
 	w.in("state", states)
-	rows, err := db.reader().query(ctx, `SELECT tag, COUNT(*) FROM finding_tags`+w.sql()+` GROUP BY tag ORDER BY COUNT(*) DESC, tag`, w.args...)
+	rows, err := db.reader().query(ctx, `SELECT tag, CAST(SUM(n) AS BIGINT) FROM finding_tag_counts`+w.sql()+
+		` GROUP BY tag HAVING SUM(n) > 0 ORDER BY SUM(n) DESC, tag`, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("count findings by %s tag: %w", q.Taxonomy, err)
 	}

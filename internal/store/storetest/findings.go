@@ -282,4 +282,22 @@ func testFindingCounts(t *testing.T, b Backend) {
 			t.Errorf("count %+v: got %v, want %v", tc.q, got, tc.want)
 		}
 	}
+	// A later sighting with other tags moves f1 between categories; a
+	// repeated sighting with the same tags changes nothing.
+	must(t, s.UpsertFinding(ctx, finding("f1", "a01", "cleartext-phi", event.SeverityHigh, at(8), 11, tagMalware, tagCrypto)))
+	must(t, s.UpsertFinding(ctx, finding("f1", "a01", "cleartext-phi", event.SeverityHigh, at(9), 12, tagMalware, tagCrypto)))
+	_, err = s.TriageFinding(ctx, store.Triage{ID: "f6", State: event.StateFalsePositive, Actor: "alice"})
+	must(t, err)
+	got, err := s.CountFindingsByTag(ctx, store.TagCountQuery{Taxonomy: event.TaxENISA})
+	must(t, err)
+	want := []store.TagCount{{Taxonomy: event.TaxENISA, ID: "1", Count: 2}, {Taxonomy: event.TaxENISA, ID: "11", Count: 1}, {Taxonomy: event.TaxENISA, ID: "12", Count: 1}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("open findings by ENISA tag after changes: got %v, want %v", got, want)
+	}
+	got, err = s.CountFindingsByTag(ctx, store.TagCountQuery{Taxonomy: event.TaxENISA, States: []string{event.StateFalsePositive, event.StateAccepted}})
+	must(t, err)
+	want = []store.TagCount{{Taxonomy: event.TaxENISA, ID: "11", Count: 1}, {Taxonomy: event.TaxENISA, ID: "12", Count: 1}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("triaged findings by ENISA tag: got %v, want %v", got, want)
+	}
 }
