@@ -598,6 +598,9 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if q.Sort.Key == "" {
+		q.Sort = store.Sort{Key: "seq"} // a trail reads oldest first
+	}
 	pg, err := s.st.ListAudit(r.Context(), q)
 	if err != nil {
 		s.fail(w, r, err)
