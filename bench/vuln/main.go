@@ -18,6 +18,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -33,17 +35,23 @@ func main() {
 	cves := flag.Int("cves", 250_000, "CVE records in the feed")
 	products := flag.Int("products", 100_000, "products in the universe the CVEs and devices draw from")
 	models := flag.Int("models", 2_000, "device models (devices come in fleets of one model)")
-	sample := flag.Int("baseline-sample", 200, "devices the linear-scan baseline is timed on")
-	noCacheSample := flag.Int("nocache-sample", 10_000, "devices the index is timed on without the per-target cache")
+	sample := flag.Int("baseline-sample", 50, "devices the linear-scan baseline is timed on")
+	noCacheSample := flag.Int("nocache-sample", 1_000, "devices the index is timed on without the per-target cache")
 	seed := flag.Uint64("seed", 1, "generator seed")
+	gcPercent := flag.Int("gcpercent", 400, "GOGC while matching; heir's batch commands (analyze, import) run at 400")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of indexing and matching to this file")
 	flag.Parse()
+	debug.SetGCPercent(*gcPercent)
+	profilePath = *cpuProfile
 	fmt.Printf("command: %s\n", strings.Join(os.Args, " "))
-	fmt.Printf("machine: %s/%s, %d CPUs, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	fmt.Printf("machine: %s/%s, %d CPUs, %s, GOGC=%d\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), *gcPercent)
 	if err := run(*devices, *cves, *products, *models, *sample, *noCacheSample, *seed); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
+
+var profilePath string
 
 type product struct {
 	part, vendor, name string
@@ -82,6 +90,15 @@ func run(nDev, nCVE, nProd, nModel, nSample, nNoCache int, seed uint64) error {
 
 	inv := makeInventory(rng, universe, nDev, nModel)
 	runtime.GC()
+	if profilePath != "" {
+		f, err := os.Create(profilePath)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	t0, c0 := time.Now(), cpuTime()
 	m, err := vuln.NewMatcher(ctx, kb, norm)
 	if err != nil {
@@ -94,6 +111,9 @@ func run(nDev, nCVE, nProd, nModel, nSample, nNoCache int, seed uint64) error {
 		return err
 	}
 	match, matchCPU := time.Since(t0), cpuTime()-c0
+	if profilePath != "" {
+		pprof.StopCPUProfile()
+	}
 	nNoCache = min(nNoCache, len(inv))
 	t0 = time.Now()
 	nmNoCache, nmSample := 0, 0

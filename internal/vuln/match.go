@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/package-url/packageurl-go"
@@ -105,12 +106,13 @@ type MatchOptions struct {
 type Matcher struct {
 	norm      *Normaliser
 	know      Knowledge
-	byKey     map[string][]*rule // vendorKey + "\x00" + productKey
+	byKey     map[vpKey][]*rule  // vendor key, product key
 	byVendor  map[string][]*rule // vendorKey → CSAF statements (token matching)
 	byProduct map[string][]*rule // productKey → CPE statements (vendor unknown on the device)
 	byPURL    map[string][]*rule // purl type/namespace/name
 	wild      []*rule            // CPE criteria with a wildcard vendor or product
 	notAff    map[string][]*rule // CVE → not-affected statements
+	infoMu    sync.Mutex
 	info      map[string]vulnInfo
 	eol       []EOLProduct
 	decisions map[string]Decision
@@ -120,7 +122,11 @@ type Matcher struct {
 	Statements int
 }
 
+// vpKey indexes statements by normalised vendor and product.
+type vpKey struct{ vendor, product string }
+
 type rule struct {
+	once     sync.Once
 	a        *Affected
 	set      version.Set
 	name     cpe.Name // parsed CPE criteria, zero when none
@@ -139,7 +145,7 @@ type vulnInfo struct {
 
 // NewMatcher indexes the knowledge.
 func NewMatcher(ctx context.Context, know Knowledge, norm *Normaliser) (*Matcher, error) {
-	m := &Matcher{norm: norm, know: know, byKey: map[string][]*rule{}, byVendor: map[string][]*rule{},
+	m := &Matcher{norm: norm, know: know, byKey: map[vpKey][]*rule{}, byVendor: map[string][]*rule{},
 		byProduct: map[string][]*rule{}, byPURL: map[string][]*rule{}, notAff: map[string][]*rule{},
 		info: map[string]vulnInfo{}, decisions: map[string]Decision{}, deviceDecided: map[string]bool{}}
 	var err error
@@ -150,17 +156,10 @@ func NewMatcher(ctx context.Context, know Knowledge, norm *Normaliser) (*Matcher
 			err = ctx.Err()
 			return false
 		}
-		r := &rule{a: a, set: a.Versions.Compile()}
-		if a.CPE != "" {
-			if name, perr := cpe.Parse(a.CPE); perr == nil {
-				r.name = name
-			}
-		}
-		for _, p := range a.Platform {
-			if name, perr := cpe.Parse(p); perr == nil {
-				r.platform = append(r.platform, name)
-			}
-		}
+		// Parsing the CPE and compiling the version rule wait until a
+		// device reaches the statement: most of NVD's are about products
+		// no hospital device has.
+		r := &rule{a: a}
 		if a.PURL != "" {
 			r.purlKey = purlKey(a.PURL)
 		}
@@ -175,19 +174,18 @@ func NewMatcher(ctx context.Context, know Knowledge, norm *Normaliser) (*Matcher
 			return true
 		}
 		m.Statements++
-		if _, ok := m.info[a.CVE]; !ok {
-			m.info[a.CVE] = m.vulnInfo(a.CVE)
-		}
 		switch {
 		case r.purlKey != "":
 			m.byPURL[r.purlKey] = append(m.byPURL[r.purlKey], r)
-		case !r.name.IsZero() && (hasWild(r.name.Attr(cpe.Vendor)) || hasWild(r.name.Attr(cpe.Product))):
+		case a.CPE != "" && (a.VendorKey == "" || a.ProductKey == "" || strings.ContainsAny(a.Vendor+a.Product, "*?")):
 			m.wild = append(m.wild, r)
-		case !r.name.IsZero():
-			m.byKey[a.VendorKey+"\x00"+a.ProductKey] = append(m.byKey[a.VendorKey+"\x00"+a.ProductKey], r)
+		case a.CPE != "":
+			k := vpKey{a.VendorKey, a.ProductKey}
+			m.byKey[k] = append(m.byKey[k], r)
 			m.byProduct[a.ProductKey] = append(m.byProduct[a.ProductKey], r)
 		default:
-			m.byKey[a.VendorKey+"\x00"+a.ProductKey] = append(m.byKey[a.VendorKey+"\x00"+a.ProductKey], r)
+			k := vpKey{a.VendorKey, a.ProductKey}
+			m.byKey[k] = append(m.byKey[k], r)
 			r.tokens = strings.Split(a.ProductKey, "_")
 			m.byVendor[a.VendorKey] = append(m.byVendor[a.VendorKey], r)
 		}
@@ -206,7 +204,6 @@ func NewMatcher(ctx context.Context, know Knowledge, norm *Normaliser) (*Matcher
 	return m, nil
 }
 
-func hasWild(v string) bool { return v == cpe.Any || strings.ContainsAny(v, "*?") }
 
 func (m *Matcher) vulnInfo(id string) vulnInfo {
 	v, ok := m.know.Vulnerability(id)
@@ -220,12 +217,42 @@ func (m *Matcher) vulnInfo(id string) vulnInfo {
 	return in
 }
 
+// prepare parses what matching needs of a statement, once.
+func (r *rule) prepare() *rule {
+	r.once.Do(func() {
+		r.set = r.a.Versions.Compile()
+		if r.a.CPE != "" {
+			if name, err := cpe.Parse(r.a.CPE); err == nil {
+				r.name = name
+			}
+		}
+		for _, p := range r.a.Platform {
+			if name, err := cpe.Parse(p); err == nil {
+				r.platform = append(r.platform, name)
+			}
+		}
+	})
+	return r
+}
+
+// infoFor returns what RAMA needs of a CVE, looked up once.
+func (m *Matcher) infoFor(id string) vulnInfo {
+	m.infoMu.Lock()
+	defer m.infoMu.Unlock()
+	in, ok := m.info[id]
+	if !ok {
+		in = m.vulnInfo(id)
+		m.info[id] = in
+	}
+	return in
+}
+
 // productKey is the stable product part of a decision key.
 func productKey(a *Affected, r *rule) string {
 	switch {
 	case r.purlKey != "":
 		return "purl:" + r.purlKey
-	case !r.name.IsZero():
+	case a.CPE != "":
 		return "cpe:" + a.VendorKey + "/" + a.ProductKey
 	}
 	return "csaf:" + a.VendorKey + "/" + a.ProductKey
@@ -355,7 +382,7 @@ func (m *Matcher) matchDevice(d *Device, opt MatchOptions, mc *matchCache) Devic
 	targets := m.targets(d)
 	modelKey := m.norm.ModelKey(d.Vendor, d.Model)
 	res := DeviceResult{}
-	byKey := map[string]int{} // CVE + product key → index in res.Matches
+	byKey := map[[2]string]int{} // CVE, product key → index in res.Matches
 	for ti := range targets {
 		t := &targets[ti]
 		var cs []cand
@@ -379,7 +406,7 @@ func (m *Matcher) matchDevice(d *Device, opt MatchOptions, mc *matchCache) Devic
 			ev := Evidence{Source: a.Source, ProductID: a.ProductID, ProductName: a.ProductName, CPE: a.CPE,
 				Rule: a.Versions.Raw, RuleField: a.VersionField, Target: t.field, DeviceValue: t.value,
 				How: c.how, Verdict: c.ver.String(), Confidence: round2(c.conf)}
-			k := a.CVE + "\x00" + c.r.key
+			k := [2]string{a.CVE, c.r.key}
 			if idx, ok := byKey[k]; ok {
 				mt := &res.Matches[idx]
 				if len(mt.Evidence) < 8 {
@@ -394,7 +421,7 @@ func (m *Matcher) matchDevice(d *Device, opt MatchOptions, mc *matchCache) Devic
 				}
 				continue
 			}
-			in := m.info[a.CVE]
+			in := m.infoFor(a.CVE)
 			mt := Match{CVE: a.CVE, Product: c.r.key, Status: a.Status, Confidence: round2(c.conf),
 				Evidence: []Evidence{ev}, CVSS: in.cvss, CVSSVector: in.vector, EPSS: in.epss, KEV: in.kev, Remediation: a.Remediation}
 			mt.Suppressed = m.suppressed(a, t, modelKey, d.Firmware)
@@ -584,12 +611,13 @@ func withUpdate(n cpe.Name, update string) cpe.Name {
 // sure the version verdict is.
 func (m *Matcher) candidates(t *target) []cand {
 	var out []cand
-	seen := map[*rule]bool{}
+	// A statement is reached through one list only: byKey holds it under
+	// its own keys, byVendor is walked for the other products of the
+	// vendor, byProduct only when the target has no vendor (byKey then
+	// holds nothing under an empty vendor with a CPE), wild and byPURL
+	// hold statements no other list does.
 	consider := func(r *rule, base float64, how string) {
-		if seen[r] {
-			return
-		}
-		seen[r] = true
+		r.prepare()
 		conf := base
 		if !r.name.IsZero() && !t.name.IsZero() {
 			// Vendor and product already matched through the alias
@@ -616,13 +644,13 @@ func (m *Matcher) candidates(t *target) []cand {
 		case ver == version.In && r.set.All():
 			how += "; every version affected"
 		case ver == version.In:
-			how += fmt.Sprintf("; version %s in %q", t.versionRaw, r.a.Versions.Raw)
+			how += "; version " + t.versionRaw + " in \"" + r.a.Versions.Raw + "\""
 		case !r.set.Readable():
 			conf *= 0.5
-			how += fmt.Sprintf("; version rule %q not machine-readable", r.a.Versions.Raw)
+			how += "; version rule \"" + r.a.Versions.Raw + "\" not machine-readable"
 		default:
 			conf *= 0.5
-			how += fmt.Sprintf("; device version unknown, rule %q", r.a.Versions.Raw)
+			how += "; device version unknown, rule \"" + r.a.Versions.Raw + "\""
 		}
 		if r.a.Status == StatusUnderInvestigation {
 			conf *= 0.5
@@ -636,8 +664,9 @@ func (m *Matcher) candidates(t *target) []cand {
 		}
 	}
 	if t.productKey != "" {
-		for _, r := range m.byKey[t.vendorKey+"\x00"+t.productKey] {
-			base, how := 0.9, fmt.Sprintf("vendor %s and product %s equal", t.vendorKey, t.productKey)
+		keyHow := "vendor " + t.vendorKey + " and product " + t.productKey + " equal"
+		for _, r := range m.byKey[vpKey{t.vendorKey, t.productKey}] {
+			base, how := 0.9, keyHow
 			if r.name.IsZero() {
 				base = 0.85 // an advisory's product name, not a CPE
 			}
@@ -655,8 +684,8 @@ func (m *Matcher) candidates(t *target) []cand {
 	}
 	if t.isModel && len(t.tokens) > 0 {
 		for _, r := range m.byVendor[t.vendorKey] {
-			if seen[r] {
-				continue
+			if r.a.ProductKey == t.productKey {
+				continue // already considered through byKey
 			}
 			if rel, shared := tokenRelation(r.tokens, t.tokens); rel > 0 {
 				base, how := 0.0, ""
@@ -672,7 +701,7 @@ func (m *Matcher) candidates(t *target) []cand {
 	}
 	if !t.name.IsZero() {
 		for _, r := range m.wild {
-			if ok, _ := cpe.Matches(r.name, t.name, cpe.Version); ok {
+			if ok, _ := cpe.Matches(r.prepare().name, t.name, cpe.Version); ok {
 				consider(r, 0.7, "CPE pattern "+r.a.CPE)
 			}
 		}
@@ -773,6 +802,7 @@ func hasDigitStr(s string) bool {
 // in range).
 func (m *Matcher) suppressed(matched *Affected, t *target, modelKey, firmware string) *Suppression {
 	for _, r := range m.notAff[matched.CVE] {
+		r.prepare()
 		a := r.a
 		ver := t.version
 		hit := false
