@@ -2,6 +2,7 @@ package rama
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -440,6 +441,17 @@ func (e *ConfigError) locate(data []byte) {
 			}
 		}
 	}
+	// Report in file order; problems with shipped values last.
+	slices.SortStableFunc(e.Issues, func(a, b Issue) int {
+		la, lb := a.Line, b.Line
+		if la == 0 {
+			la = math.MaxInt
+		}
+		if lb == 0 {
+			lb = math.MaxInt
+		}
+		return cmp.Compare(la, lb)
+	})
 }
 
 func parentPath(p string) string {
@@ -507,6 +519,9 @@ func (v *validator) part(path string, p Part) {
 		v.add(path+".weight", "missing (a weight in [0, 1])")
 	} else {
 		v.unit(path+".weight", *p.Weight)
+	}
+	if p.ENISA == nil {
+		v.add(path+".enisa", "missing (ENISA threat numbers 1–15, [] for none)")
 	}
 	v.enisa(path+".enisa", p.ENISA)
 }

@@ -3,6 +3,7 @@ package rama
 import (
 	"cmp"
 	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -68,8 +69,48 @@ type Threat struct {
 }
 
 // histogram counts scores by tenths (0–1000). Integer tenths make the
-// incremental roll-up exactly equal to a full one.
-type histogram [1001]int32
+// incremental roll-up exactly equal to a full one. A bitmap of the
+// non-empty buckets lets the riskiest be found without walking all 1001.
+type histogram struct {
+	n  [1001]int32
+	nz [16]uint64
+}
+
+func (h *histogram) add(t uint16, d int32) {
+	h.n[t] += d
+	if h.n[t] != 0 {
+		h.nz[t>>6] |= 1 << (t & 63)
+	} else {
+		h.nz[t>>6] &^= 1 << (t & 63)
+	}
+}
+
+// top returns the sum of the k highest scores (in tenths), or of all when
+// fewer.
+func (h *histogram) top(k int) int64 {
+	var sum int64
+	for w := len(h.nz) - 1; w >= 0 && k > 0; w-- {
+		for word := h.nz[w]; word != 0 && k > 0; {
+			b := 63 - bits.LeadingZeros64(word)
+			word &^= 1 << b
+			t := w<<6 | b
+			take := min(int(h.n[t]), k)
+			sum += int64(take) * int64(t)
+			k -= take
+		}
+	}
+	return sum
+}
+
+// max returns the highest score, 0 when empty.
+func (h *histogram) max() float64 {
+	for w := len(h.nz) - 1; w >= 0; w-- {
+		if h.nz[w] != 0 {
+			return float64(w<<6|(63-bits.LeadingZeros64(h.nz[w]))) / 10
+		}
+	}
+	return 0
+}
 
 type classRoll struct {
 	n     int
@@ -79,7 +120,7 @@ type classRoll struct {
 
 func (c *classRoll) add(t10 uint16, band int, d int) {
 	c.n += d
-	c.hist[t10] += int32(d)
+	c.hist.add(t10, int32(d))
 	c.bands[band] += d
 }
 
@@ -117,7 +158,7 @@ func (r *rollup) apply(s *Scorer, role string, res *Result, d int) {
 		}
 		r.enisaSum[id] += int64(d) * int64(t)
 		r.enisaDev[id] += int32(d)
-		r.enisaMax[id][t] += int32(d)
+		r.enisaMax[id].add(t, int32(d))
 	}
 }
 
@@ -127,29 +168,10 @@ func rollScore(h *histogram, n int, bands [4]int, cfg HospitalConfig) (score, to
 		return 0, 0, 0, 0
 	}
 	k = min(cfg.TopK, n)
-	need, sum := k, int64(0)
-	for t := len(h) - 1; t >= 0 && need > 0; t-- {
-		c := int(h[t])
-		if c == 0 {
-			continue
-		}
-		take := min(c, need)
-		sum += int64(take) * int64(t)
-		need -= take
-	}
-	topMean = float64(sum) / 10 / float64(k)
+	topMean = float64(h.top(k)) / 10 / float64(k)
 	share = float64(bands[2]+bands[3]) / float64(n)
 	score = topMean + (100-topMean)*cfg.ShareWeight*min(1, share/cfg.ShareSaturation)
 	return float64(tenths(score)) / 10, topMean, share, k
-}
-
-func maxOf(h *histogram) float64 {
-	for t := len(h) - 1; t >= 0; t-- {
-		if h[t] > 0 {
-			return float64(t) / 10
-		}
-	}
-	return 0
 }
 
 func counts(b [4]int) BandCounts {
@@ -163,7 +185,7 @@ func (r *rollup) hospital(s *Scorer) Hospital {
 	h.Score, h.TopMean, h.ShareHighCritical, h.TopK = rollScore(&r.all.hist, r.all.n, r.all.bands, cfg)
 	h.Band = s.Band(h.Score)
 	for role, c := range r.roles {
-		cl := Class{Role: role, Devices: c.n, Bands: counts(c.bands), Max: maxOf(&c.hist)}
+		cl := Class{Role: role, Devices: c.n, Bands: counts(c.bands), Max: c.hist.max()}
 		cl.Score, cl.TopMean, cl.ShareHighCritical, _ = rollScore(&c.hist, c.n, c.bands, cfg)
 		cl.Band = s.Band(cl.Score)
 		h.ByRole = append(h.ByRole, cl)
@@ -183,7 +205,7 @@ func (r *rollup) hospital(s *Scorer) Hospital {
 			continue
 		}
 		t := Threat{ID: id, Name: ENISAName(id), Points: float64(r.enisaSum[id]) / 10,
-			Devices: int(r.enisaDev[id]), Max: maxOf(&r.enisaMax[id])}
+			Devices: int(r.enisaDev[id]), Max: r.enisaMax[id].max()}
 		if total > 0 {
 			t.Share = math.Round(float64(r.enisaSum[id])/float64(total)*1e4) / 1e4
 		}

@@ -220,7 +220,7 @@ func TestRollScoreMonotone(t *testing.T) {
 		var b [4]int
 		for i := range scores {
 			scores[i] = r.IntN(1001)
-			h[scores[i]]++
+			h.add(uint16(scores[i]), 1)
 			b[bandOf(scores[i])]++
 		}
 		s0, _, _, _ := rollScore(&h, n, b, cfg)
@@ -229,9 +229,9 @@ func TestRollScoreMonotone(t *testing.T) {
 		}
 		i := r.IntN(n)
 		up := scores[i] + r.IntN(1001-scores[i])
-		h[scores[i]]--
+		h.add(uint16(scores[i]), -1)
 		b[bandOf(scores[i])]--
-		h[up]++
+		h.add(uint16(up), 1)
 		b[bandOf(up)]++
 		s1, _, _, _ := rollScore(&h, n, b, cfg)
 		if s1 < s0 {
@@ -241,8 +241,8 @@ func TestRollScoreMonotone(t *testing.T) {
 	// Ten critical devices among a thousand quiet ones: the roll-up stays
 	// at least their mean.
 	var h histogram
-	h[950] = 10
-	h[50] = 1000
+	h.add(950, 10)
+	h.add(50, 1000)
 	s, top, _, _ := rollScore(&h, 1010, [4]int{1000, 0, 0, 10}, cfg)
 	if top != 95 || s < 95 {
 		t.Errorf("diluted: score %v top %v", s, top)
@@ -254,15 +254,53 @@ func TestHospitalByHand(t *testing.T) {
 	var h histogram
 	// Scores 95, 75, 30, 10 ×7: top-2 mean 85; share 2/10 = 0.2 → full;
 	// 85 + 15 × 0.5 = 92.5.
-	h[950], h[750], h[300], h[100] = 1, 1, 1, 7
+	h.add(950, 1)
+	h.add(750, 1)
+	h.add(300, 1)
+	h.add(100, 7)
 	s, top, share, k := rollScore(&h, 10, [4]int{8, 0, 1, 1}, cfg)
 	if s != 92.5 || top != 85 || share != 0.2 || k != 2 {
 		t.Errorf("got %v %v %v %v", s, top, share, k)
 	}
 	// Twice as many quiet devices: share 0.1, half of the lift: 85 + 15 × 0.25.
-	h[100] = 17
+	h.add(100, 10)
 	s, _, _, _ = rollScore(&h, 20, [4]int{18, 0, 1, 1}, cfg)
 	if math.Abs(s-88.8) > 1e-9 {
 		t.Errorf("got %v, want 88.8", s)
+	}
+}
+
+func TestHistogramTop(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 12))
+	for range 500 {
+		var h histogram
+		var all []int
+		for range r.IntN(200) {
+			x := r.IntN(1001)
+			all = append(all, x)
+			h.add(uint16(x), 1)
+		}
+		// remove some again
+		for range r.IntN(len(all) + 1) {
+			i := r.IntN(len(all))
+			h.add(uint16(all[i]), -1)
+			all = append(all[:i], all[i+1:]...)
+		}
+		slices.Sort(all)
+		k := 1 + r.IntN(20)
+		var want int64
+		for _, x := range all[max(0, len(all)-k):] {
+			want += int64(x)
+		}
+		if got := h.top(k); got != want {
+			t.Fatalf("top(%d) = %d, want %d", k, got, want)
+		}
+		wantMax := 0.0
+		if len(all) > 0 {
+			wantMax = float64(all[len(all)-1]) / 10
+		}
+		if h.max() != wantMax {
+			t.Fatalf("max %v, want %v", h.max(), wantMax)
+		}
 	}
 }

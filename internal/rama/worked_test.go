@@ -287,6 +287,23 @@ func TestWorkedExamples(t *testing.T) {
 	}
 }
 
+// The config errors docs/rama.md shows are what ParseConfig says.
+func TestDocConfigErrors(t *testing.T) {
+	bad := "impact:\n  functions:\n    monitoring: 0.95\nfindings:\n  kinds:\n    smbv1: {weight: 1.5}\nalerts:\n  half_life: 7d\n"
+	_, err := rama.ParseConfig("rama.yaml", []byte(bad))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	var b strings.Builder
+	b.WriteString("$ cat rama.yaml\n" + bad + "$ heir score --config rama.yaml events.jsonl\n")
+	b.WriteString("heir score: " + strings.ReplaceAll(err.Error(), "; ", ";\n  ") + "\n")
+	checkDoc(t, "config-errors", b.String())
+	_, err = rama.ParseConfig("rama.yaml", []byte("vulnerabilities:\n  kev_flor: 80\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 2: vulnerabilities.kev_flor: unknown field") {
+		t.Errorf("%v", err)
+	}
+}
+
 var blockRE = regexp.MustCompile("(?s)<!-- rama:([a-z0-9-]+) -->\n```text\n(.*?)```\n<!-- /rama:([a-z0-9-]+) -->")
 
 // checkDoc compares text with the generated block name of docs/rama.md,
