@@ -204,7 +204,6 @@ func NewMatcher(ctx context.Context, know Knowledge, norm *Normaliser) (*Matcher
 	return m, nil
 }
 
-
 func (m *Matcher) vulnInfo(id string) vulnInfo {
 	v, ok := m.know.Vulnerability(id)
 	if !ok {
