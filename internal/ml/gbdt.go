@@ -23,6 +23,7 @@ type gbGrower struct {
 	total          int   // bins over all features
 	maxDepth       int
 	lambda         float64
+	alpha          float64
 	minChildWeight float64
 	eta            float64
 
@@ -34,8 +35,8 @@ type gbGrower struct {
 	tmpG []float64
 }
 
-func newGBGrower(b *binned, k, maxDepth int, lambda, minChildWeight, eta float64) *gbGrower {
-	g := &gbGrower{b: b, k: k, stride: 2*k + 1, maxDepth: maxDepth, lambda: lambda,
+func newGBGrower(b *binned, k, maxDepth int, lambda, alpha, minChildWeight, eta float64) *gbGrower {
+	g := &gbGrower{b: b, k: k, stride: 2*k + 1, maxDepth: maxDepth, lambda: lambda, alpha: alpha,
 		minChildWeight: minChildWeight, eta: eta, off: make([]int, b.d)}
 	for f := 0; f < b.d; f++ {
 		g.off[f] = g.total
@@ -111,7 +112,7 @@ func (g *gbGrower) grow(ctx context.Context, n int, scores []float64) (tree, err
 			vals := g.bld.leaf(nd.id)
 			k := g.k
 			for c := 0; c < k; c++ {
-				vals[c] = float32(-g.eta * tot[c] / (tot[k+c] + g.lambda))
+				vals[c] = float32(-g.eta * g.shrink(tot[c]) / (tot[k+c] + g.lambda))
 			}
 			for _, r := range g.idx[nd.lo:nd.hi] {
 				row := scores[int(r)*k : int(r)*k+k]
@@ -166,10 +167,25 @@ func (g *gbGrower) totals(h []float64) []float64 {
 	return t
 }
 
+// shrink soft-thresholds a gradient sum by alpha (L1 on leaf values, as
+// XGBoost's reg_alpha): a class whose gradients in a leaf sum to less than
+// alpha gets exactly 0 there. Most classes are absent from most leaves, so
+// leaves become sparse and prediction skips them.
+func (g *gbGrower) shrink(G float64) float64 {
+	switch {
+	case G > g.alpha:
+		return G - g.alpha
+	case G < -g.alpha:
+		return G + g.alpha
+	}
+	return 0
+}
+
 func (g *gbGrower) score(G, H []float64) float64 {
 	var s float64
 	for c, gv := range G {
-		s += gv * gv / (H[c] + g.lambda)
+		t := g.shrink(gv)
+		s += t * t / (H[c] + g.lambda)
 	}
 	return s
 }
@@ -285,7 +301,7 @@ func trainGBDT(ctx context.Context, t *Task, b *binned, cfg Config) (*Model, err
 			scores[i*k+c] = float64(base[c])
 		}
 	}
-	g := newGBGrower(b, k, cfg.MaxDepth, cfg.Lambda, cfg.MinChildWeight, cfg.LearningRate)
+	g := newGBGrower(b, k, cfg.MaxDepth, cfg.Lambda, cfg.Alpha, cfg.MinChildWeight, cfg.LearningRate)
 	p := make([]float64, k)
 	m := &Model{Kind: GBDT, Base: base}
 	m.Training.Loss = make([]float64, 0, cfg.Rounds+1)

@@ -206,13 +206,16 @@ func (m *Model) compileComplete() {
 }
 
 // scoresComplete is Scores for the complete layout. Four trees are walked
-// in step so that their independent chains of loads overlap.
+// in step so that their independent chains of loads overlap; leaf values
+// are summed in float32 (the rounding, about 1e-7 of the sum, is far below
+// what moves a class's score) and added to out once.
 func (m *Model) scoresComplete(x []float32, out []float64) {
 	k, depth := len(out), m.depth
 	per := 1<<depth - 1
-	stride := (per + 1) * k
-	nt := len(m.cvals) / stride
-	cn, cv := m.cnodes, m.cvals
+	cn := m.cnodes
+	nt := len(cn) / per
+	var accA [MaxClasses]float32
+	acc := accA[:k]
 	t := 0
 	for ; t+4 <= nt; t += 4 {
 		n0 := cn[t*per : t*per+per]
@@ -227,13 +230,8 @@ func (m *Model) scoresComplete(x []float32, out []float64) {
 			i2 = 2*i2 + 1 + b2i(x[a2.feat] > a2.thr)
 			i3 = 2*i3 + 1 + b2i(x[a3.feat] > a3.thr)
 		}
-		v0 := cv[t*stride+(i0-per)*k:][:k]
-		v1 := cv[(t+1)*stride+(i1-per)*k:][:k]
-		v2 := cv[(t+2)*stride+(i2-per)*k:][:k]
-		v3 := cv[(t+3)*stride+(i3-per)*k:][:k]
-		for c := range out {
-			out[c] += float64(v0[c]) + float64(v1[c]) + float64(v2[c]) + float64(v3[c])
-		}
+		g := t<<depth - per
+		m.addLeaves(acc, g+i0, g+1<<depth+i1, g+2<<depth+i2, g+3<<depth+i3)
 	}
 	for ; t < nt; t++ {
 		nodes := cn[t*per : t*per+per]
@@ -242,10 +240,25 @@ func (m *Model) scoresComplete(x []float32, out []float64) {
 			a := nodes[i]
 			i = 2*i + 1 + b2i(x[a.feat] > a.thr)
 		}
-		v := cv[t*stride+(i-per)*k:][:k]
-		for c := range out {
-			out[c] += float64(v[c])
+		v := m.cvals[(t<<depth-per+i)*k:][:len(acc)]
+		for c := range acc {
+			acc[c] += v[c]
 		}
+	}
+	for c := range out {
+		out[c] += float64(acc[c])
+	}
+}
+
+// addLeaves adds four leaves' values (by global leaf index) into acc.
+func (m *Model) addLeaves(acc []float32, g0, g1, g2, g3 int) {
+	k := len(acc)
+	v0 := m.cvals[g0*k:][:len(acc)]
+	v1 := m.cvals[g1*k:][:len(acc)]
+	v2 := m.cvals[g2*k:][:len(acc)]
+	v3 := m.cvals[g3*k:][:len(acc)]
+	for c := range acc {
+		acc[c] += v0[c] + v1[c] + v2[c] + v3[c]
 	}
 }
 
@@ -348,7 +361,7 @@ func (m *Model) Predict(x []float32, scratch []float64) int {
 }
 
 // PredictBatch predicts every row of X (row-major, len(Features) values a
-// row) into out.
+// row) into out. It allocates one scratch slice per call, nothing per row.
 func (m *Model) PredictBatch(X []float32, out []int) {
 	d := len(m.Features)
 	scratch := make([]float64, len(m.Classes))

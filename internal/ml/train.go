@@ -47,10 +47,15 @@ type Config struct {
 	NoBootstrap bool `json:"no_bootstrap,omitempty"`
 
 	// Rounds, LearningRate, Lambda (L2 on leaf values) and MinChildWeight
-	// (least hessian sum in a child) tune boosting. Defaults: 100, 0.3, 1, 1.
-	Rounds         int     `json:"rounds,omitempty"`
-	LearningRate   float64 `json:"learning_rate,omitempty"`
-	Lambda         float64 `json:"lambda,omitempty"`
+	// (least hessian sum over classes in a child) tune boosting. Defaults:
+	// 100, 0.3, 3, 2 (chosen on fold 0 of the CICIoMT2024 sample; docs/ml.md).
+	Rounds       int     `json:"rounds,omitempty"`
+	LearningRate float64 `json:"learning_rate,omitempty"`
+	Lambda       float64 `json:"lambda,omitempty"`
+	// Alpha is the L1 penalty on leaf values (XGBoost's reg_alpha): a
+	// class whose gradients in a leaf sum to less than Alpha gets 0 there.
+	// Default 0.
+	Alpha          float64 `json:"alpha,omitempty"`
 	MinChildWeight float64 `json:"min_child_weight,omitempty"`
 }
 
@@ -61,7 +66,7 @@ func DefaultConfig(k Kind) Config {
 	case Forest:
 		c.Trees = 100
 	case GBDT:
-		c.MaxDepth, c.Rounds, c.LearningRate, c.Lambda, c.MinChildWeight = 6, 100, 0.3, 1, 1
+		c.MaxDepth, c.Rounds, c.LearningRate, c.Lambda, c.MinChildWeight = 6, 100, 0.3, 3, 2
 		c.MinLeaf = 0
 	}
 	return c
@@ -110,7 +115,7 @@ func (c Config) withDefaults(d int) (Config, error) {
 		if c.Trees <= 0 {
 			c.Trees = def.Trees
 		}
-		c.Rounds, c.LearningRate, c.Lambda, c.MinChildWeight = 0, 0, 0, 0
+		c.Rounds, c.LearningRate, c.Lambda, c.Alpha, c.MinChildWeight = 0, 0, 0, 0, 0
 	case GBDT:
 		if c.MaxDepth == 0 {
 			c.MaxDepth = def.MaxDepth
@@ -127,6 +132,10 @@ func (c Config) withDefaults(d int) (Config, error) {
 		if c.MinChildWeight == 0 {
 			c.MinChildWeight = def.MinChildWeight
 		}
+		if c.Alpha == 0 {
+			c.Alpha = def.Alpha
+		}
+		c.Alpha = max(c.Alpha, 0)
 		if !(c.LearningRate > 0 && c.LearningRate <= 1) || !(c.Lambda > 0) || !(c.MinChildWeight >= 0) {
 			return c, fmt.Errorf("gbdt: learning rate %g (want (0,1]), lambda %g (want > 0), min child weight %g (want ≥ 0)",
 				c.LearningRate, c.Lambda, c.MinChildWeight)

@@ -103,6 +103,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 					"classes": len(task.Classes), "macro_f1": res.MacroF1Mean, "macro_f1_std": res.MacroF1Std,
 					"fold_macro_f1": fold, "train_s": res.MeanTrainTime().Seconds(),
 					"predict_rows_per_s": res.RowsPerSecond(), "threads": runtime.GOMAXPROCS(0),
+					"train_cpu_s": res.MeanTrainCPU().Seconds(), "predict_rows_per_cpu_s": res.RowsPerCPUSecond(),
 					"per_class_f1": per, "config": res.Config,
 				}); err != nil {
 					return err
