@@ -29,6 +29,7 @@ type Match struct {
 	CVSSVector  string  `json:"cvss_vector,omitempty"`
 	EPSS        *EPSS   `json:"epss,omitempty"`
 	KEV         bool    `json:"kev"`
+	Ransomware  bool    `json:"ransomware,omitempty"` // KEV notes known ransomware use
 	Remediation string  `json:"remediation,omitempty"`
 	// Suppressed is set when a VEX or CSAF known_not_affected statement
 	// covers the match; Decision when an analyst decided on it.
@@ -137,10 +138,11 @@ type rule struct {
 }
 
 type vulnInfo struct {
-	cvss   float64
-	vector string
-	epss   *EPSS
-	kev    bool
+	cvss       float64
+	vector     string
+	epss       *EPSS
+	kev        bool
+	ransomware bool
 }
 
 // NewMatcher indexes the knowledge.
@@ -209,7 +211,7 @@ func (m *Matcher) vulnInfo(id string) vulnInfo {
 	if !ok {
 		return vulnInfo{}
 	}
-	in := vulnInfo{kev: v.KEV != nil, epss: v.EPSS}
+	in := vulnInfo{kev: v.KEV != nil, epss: v.EPSS, ransomware: v.KEV != nil && v.KEV.Ransomware == "Known"}
 	if c, ok := v.BestCVSS(); ok {
 		in.cvss, in.vector = c.BaseScore, c.Vector
 	}
@@ -422,7 +424,7 @@ func (m *Matcher) matchDevice(d *Device, opt MatchOptions, mc *matchCache) Devic
 			}
 			in := m.infoFor(a.CVE)
 			mt := Match{CVE: a.CVE, Product: c.r.key, Status: a.Status, Confidence: round2(c.conf),
-				Evidence: []Evidence{ev}, CVSS: in.cvss, CVSSVector: in.vector, EPSS: in.epss, KEV: in.kev, Remediation: a.Remediation}
+				Evidence: []Evidence{ev}, CVSS: in.cvss, CVSSVector: in.vector, EPSS: in.epss, KEV: in.kev, Ransomware: in.ransomware, Remediation: a.Remediation}
 			mt.Suppressed = m.suppressed(a, t, modelKey, d.Firmware)
 			if dec, ok := m.decisions[Decision{Subject: "model:" + modelKey, CVE: a.CVE, Product: c.r.key}.Key()]; ok {
 				mt.Decision = &dec

@@ -108,7 +108,7 @@ func TestMatchRules(t *testing.T) {
 	if d := res[2].Matches[1].Decision; res[2].Matches[1].CVE != "CVE-2099-0003" || d == nil || d.State != DecisionAccepted {
 		t.Errorf("dev-3 purl match and decision: %+v", res[2].Matches[1])
 	}
-	if r := res[2].Risk(); len(r.Vulns) != 2 || !r.Vulns[1].Accepted || r.Vulns[0].CVSSKnown {
+	if r := res[2].Risk(); len(r.Vulns) != 2 || r.Vulns[1].Status != event.StateAccepted || r.Vulns[0].Vector != "" || r.Vulns[0].Status != event.StateOpen {
 		t.Errorf("dev-3 risk %+v", r)
 	}
 	for _, i := range []int{3, 4, 5, 6} {
