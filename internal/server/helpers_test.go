@@ -113,12 +113,20 @@ func newEnvWith(t *testing.T, st store.Store, opts ...func(*Options)) *env {
 	for _, f := range opts {
 		f(&o)
 	}
+	// The listener exists before the server, so that options can name
+	// its URL (PublicURL "test" means this server's own).
+	e.ts = httptest.NewUnstartedServer(nil)
+	if o.PublicURL == "test" {
+		o.PublicURL = "http://" + e.ts.Listener.Addr().String()
+	}
 	srv, err := New(ctx, o)
 	if err != nil {
+		e.ts.Listener.Close()
 		t.Fatal(err)
 	}
 	e.srv = srv
-	e.ts = httptest.NewServer(srv.Handler())
+	e.ts.Config.Handler = srv.Handler()
+	e.ts.Start()
 	t.Cleanup(e.ts.Close)
 	return e
 }
