@@ -86,7 +86,7 @@ func run(nDev, nCVE, nProd, nModel, nSample, nNoCache int, seed uint64) error {
 	parse := time.Since(t0)
 	fmt.Printf("feed: %d CVE records, %d statements, %.1f MB of NVD JSON; generated in %s, parsed and loaded in %s (%d problems)\n",
 		res.Records, len(res.Batch.Affected), float64(len(data))/1e6, genFeed.Round(time.Millisecond), parse.Round(time.Millisecond), len(res.Problems))
-	data, feed = nil, nil
+	data, feed, res = nil, nil, nil // the knowledge base holds its own copy
 
 	inv := makeInventory(rng, universe, nDev, nModel)
 	runtime.GC()

@@ -128,6 +128,7 @@ type vpKey struct{ vendor, product string }
 
 type rule struct {
 	once     sync.Once
+	info     vulnInfo // the CVE's facts, looked up in prepare
 	a        *Affected
 	set      version.Set
 	name     cpe.Name // parsed CPE criteria, zero when none
@@ -219,8 +220,9 @@ func (m *Matcher) vulnInfo(id string) vulnInfo {
 }
 
 // prepare parses what matching needs of a statement, once.
-func (r *rule) prepare() *rule {
+func (m *Matcher) prepare(r *rule) *rule {
 	r.once.Do(func() {
+		r.info = m.infoFor(r.a.CVE)
 		r.set = r.a.Versions.Compile()
 		if r.a.CPE != "" {
 			if name, err := cpe.Parse(r.a.CPE); err == nil {
@@ -422,7 +424,7 @@ func (m *Matcher) matchDevice(d *Device, opt MatchOptions, mc *matchCache) Devic
 				}
 				continue
 			}
-			in := m.infoFor(a.CVE)
+			in := c.r.info
 			mt := Match{CVE: a.CVE, Product: c.r.key, Status: a.Status, Confidence: round2(c.conf),
 				Evidence: []Evidence{ev}, CVSS: in.cvss, CVSSVector: in.vector, EPSS: in.epss, KEV: in.kev, Ransomware: in.ransomware, Remediation: a.Remediation}
 			mt.Suppressed = m.suppressed(a, t, modelKey, d.Firmware)
@@ -618,7 +620,7 @@ func (m *Matcher) candidates(t *target) []cand {
 	// holds nothing under an empty vendor with a CPE), wild and byPURL
 	// hold statements no other list does.
 	consider := func(r *rule, base float64, how string) {
-		r.prepare()
+		m.prepare(r)
 		conf := base
 		if !r.name.IsZero() && !t.name.IsZero() {
 			// Vendor and product already matched through the alias
@@ -702,7 +704,7 @@ func (m *Matcher) candidates(t *target) []cand {
 	}
 	if !t.name.IsZero() {
 		for _, r := range m.wild {
-			if ok, _ := cpe.Matches(r.prepare().name, t.name, cpe.Version); ok {
+			if ok, _ := cpe.Matches(m.prepare(r).name, t.name, cpe.Version); ok {
 				consider(r, 0.7, "CPE pattern "+r.a.CPE)
 			}
 		}
@@ -803,7 +805,7 @@ func hasDigitStr(s string) bool {
 // in range).
 func (m *Matcher) suppressed(matched *Affected, t *target, modelKey, firmware string) *Suppression {
 	for _, r := range m.notAff[matched.CVE] {
-		r.prepare()
+		m.prepare(r)
 		a := r.a
 		ver := t.version
 		hit := false
