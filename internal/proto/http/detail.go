@@ -38,6 +38,10 @@ type Request struct {
 	// Realm is the Digest realm.
 	Realm string `json:"realm,omitempty"`
 	FHIR  *FHIR  `json:"fhir,omitempty"`
+	// Attacks are the request inspector's verdicts (see RequestInspector):
+	// attack class, pattern id, where and which parameter — never the
+	// value.
+	Attacks []Attack `json:"attacks,omitempty"`
 }
 
 // Response is the Detail of a "response" observation.

@@ -15,13 +15,19 @@ type DefaultChecker interface {
 
 // Dissector recognises HTTP/1.x on TCP.
 type Dissector struct {
-	checker DefaultChecker
+	checker   DefaultChecker
+	inspector RequestInspector
 }
 
 // New returns the HTTP dissector. checker may be nil: then no Basic
-// credential is checked against default passwords.
-func New(checker DefaultChecker) *Dissector {
-	return &Dissector{checker: checker}
+// credential is checked against default passwords. WithInspector adds a
+// request inspector for attack detection.
+func New(checker DefaultChecker, opts ...Option) *Dissector {
+	d := &Dissector{checker: checker}
+	for _, o := range opts {
+		o(d)
+	}
+	return d
 }
 
 func (d *Dissector) Name() string { return "http" }
@@ -215,7 +221,7 @@ func targetStart(method string, t []byte) bool {
 
 // New starts a session on a flow Probe accepted.
 func (d *Dissector) New(c *proto.Conn, out proto.Sink) proto.Session {
-	return newSession(c, out, d.checker)
+	return newSession(c, out, d.checker, d.inspector)
 }
 
 var _ proto.Dissector = (*Dissector)(nil)

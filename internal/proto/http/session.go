@@ -104,6 +104,10 @@ type message struct {
 	fhir    *FHIR  // detail's FHIR part when reported
 	resType string // resource type from the path
 	op      string
+	// inspect: the body goes to the RequestInspector when collected;
+	// ctype is the request's Content-Type for that call.
+	inspect bool
+	ctype   []byte
 }
 
 // half is one direction's parsing state.
@@ -118,9 +122,12 @@ type half struct {
 }
 
 type session struct {
-	conn    *proto.Conn
-	out     proto.Sink
-	checker DefaultChecker
+	conn      *proto.Conn
+	out       proto.Sink
+	checker   DefaultChecker
+	inspector RequestInspector
+	raw       RawRequest
+	atk       []Attack
 
 	h  [2]half
 	hd head
@@ -156,8 +163,8 @@ type session struct {
 	nParams, paramsOmitted, paramsBufUsed int
 }
 
-func newSession(c *proto.Conn, out proto.Sink, checker DefaultChecker) *session {
-	return &session{conn: c, out: out, checker: checker}
+func newSession(c *proto.Conn, out proto.Sink, checker DefaultChecker, inspector RequestInspector) *session {
+	return &session{conn: c, out: out, checker: checker, inspector: inspector}
 }
 
 // Feed parses as many whole message heads and body parts as data holds.
@@ -292,7 +299,7 @@ func (s *session) head(dir proto.Dir, hs *half, b []byte, m proto.Meta) (int, bo
 	}
 	hs.seen = true
 	if dir == proto.ToServer {
-		s.request(hs, m)
+		s.request(hs, m, b[:n], b[n:])
 	} else {
 		s.response(hs, m)
 	}
@@ -542,7 +549,10 @@ var credentialParams = []string{
 	"access_token", "id_token", "auth_token", "token", "api_key", "apikey",
 }
 
-func (s *session) request(hs *half, m proto.Meta) {
+// request reports the request whose head was just parsed; head is its
+// raw bytes and rest what followed it in the data at hand (for the
+// inspector only).
+func (s *session) request(hs *half, m proto.Meta, head, rest []byte) {
 	h := &s.hd
 	s.reqs++
 	s.facts, s.weaks = s.facts[:0], s.weaks[:0]
@@ -682,11 +692,19 @@ func (s *session) request(hs *half, m proto.Meta) {
 		s.sum.Malformed++
 		s.unpaired = true
 	}
-	report := s.reqsShown < maxReports || len(s.facts) > 0 || len(s.weaks) > 0
+	// Attacks, while the raw target and head are at hand.
+	var attacks []Attack
+	inspectBody := false
+	if s.inspector != nil {
+		attacks, inspectBody = s.inspectHead(method, head, rest)
+	}
+
+	report := s.reqsShown < maxReports || len(s.facts) > 0 || len(s.weaks) > 0 || len(attacks) > 0
 	var req *Request
 	if report {
 		s.reqsShown++
 		req = s.buildRequest(method, path, fp, isFHIR, scheme, user, realm)
+		req.Attacks = attacks
 	}
 	s.push(pendingReq{
 		method:      method,
@@ -714,8 +732,12 @@ func (s *session) request(hs *half, m proto.Meta) {
 	if req != nil {
 		msg.fhir = req.FHIR
 	}
-	if hasBody && hs.phase != phResync && s.wantSniff(h, isFHIR) {
+	if hasBody && hs.phase != phResync && (s.wantSniff(h, isFHIR) || inspectBody) {
 		msg.active = true
+		if inspectBody {
+			msg.inspect = true
+			msg.ctype = append([]byte(nil), h.contentType...)
+		}
 		hs.sniff = hs.sniff[:0]
 		return
 	}
@@ -1083,6 +1105,10 @@ func (s *session) finishSniff(dir proto.Dir, hs *half) {
 	}
 	msg.active = false
 	info := sniffBody(hs.sniff)
+	var attacks []Attack
+	if msg.inspect && s.inspector != nil {
+		attacks = s.inspectBody(msg, hs.sniff)
+	}
 	clear(hs.sniff)
 	hs.sniff = hs.sniff[:0]
 	s.facts, s.weaks = s.facts[:0], s.weaks[:0]
@@ -1119,7 +1145,7 @@ func (s *session) finishSniff(dir proto.Dir, hs *half) {
 		}
 	}
 	o := msg.obs
-	if o == nil && (len(s.facts) > 0 || len(s.weaks) > 0) {
+	if o == nil && (len(s.facts) > 0 || len(s.weaks) > 0 || len(attacks) > 0) {
 		// Beyond the report bound, but the body showed something new.
 		o = s.lateObservation(dir, msg)
 	}
@@ -1138,6 +1164,9 @@ func (s *session) finishSniff(dir proto.Dir, hs *half) {
 			(info.bundleType == opTransaction || info.bundleType == opBatch) {
 			f.Operation = info.bundleType
 		}
+	}
+	if d, ok := o.Detail.(*Request); ok && len(attacks) > 0 {
+		addAttacks(d, attacks)
 	}
 	s.attach(o)
 	msg.obs = nil

@@ -1,0 +1,198 @@
+package detect
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heir-emd/heir/internal/capture"
+	"github.com/heir-emd/heir/internal/event"
+	"github.com/heir-emd/heir/internal/flow"
+	"github.com/heir-emd/heir/internal/proto"
+	"github.com/heir-emd/heir/internal/sensor"
+	"github.com/heir-emd/heir/internal/sensor/sensortest"
+	"github.com/heir-emd/heir/internal/testenv"
+)
+
+var (
+	realtime     = flag.Bool("realtime", false, "run TestRealtime: replay the lab capture at a fixed rate through sensor and detector")
+	realtimeRate = flag.Int("realtime-rate", 100_000, "packets per second for TestRealtime")
+	realtimeFor  = flag.Duration("realtime-for", 10*time.Second, "how long TestRealtime replays")
+)
+
+// loadPackets reads a capture into memory.
+func loadPackets(t testing.TB, path string) []capture.Packet {
+	src, err := capture.OpenFiles([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var out []capture.Packet
+	for {
+		p, err := src.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp := *p
+		cp.Data = append([]byte(nil), p.Data...)
+		out = append(out, cp)
+	}
+	return out
+}
+
+// delaySink measures, for every alert emission, the wall-clock time since
+// the packet that caused it was due to arrive.
+type delaySink struct {
+	due    *time.Time
+	delays []time.Duration
+	opens  int
+}
+
+func (d *delaySink) Alert(a *event.Alert) {
+	d.delays = append(d.delays, time.Since(*d.due))
+	if a.Count > 0 && !a.Final {
+		d.opens++
+	}
+}
+func (d *delaySink) Finding(*event.Finding) {}
+
+// TestRealtime replays the lab capture in a loop at a fixed packet rate
+// through the sensor and the engine, on one core (GOMAXPROCS=1: the pacing
+// goroutine and the pipeline share it, as on a one-core sensor), and
+// reports the delay from a packet's due time to the alert it caused
+// (p50, p99, max) and the packets dropped because the pipeline fell
+// behind a bounded queue. Each loop is shifted in capture time by more
+// than any rule's quiet period, so that every loop raises its alerts anew.
+//
+//	go test ./internal/detect -run TestRealtime -realtime -v [-realtime-rate 100000] [-realtime-for 10s]
+func TestRealtime(t *testing.T) {
+	if !*realtime {
+		t.Skip("run with -realtime (a timed replay; see bench notes in docs/detections.md)")
+	}
+	pkts := loadPackets(t, testenv.DataFile(t, "pcap/lab/medlab-dev.pcap"))
+	span := pkts[len(pkts)-1].Time.Sub(pkts[0].Time)
+	shift := span + 10*time.Minute
+
+	// Capacity first: unpaced, sensor alone, then sensor and engine.
+	capacity := func(withEngine bool) float64 {
+		var out sensor.Output = &sensortest.Recorder{}
+		cfg := sensor.Config{Flow: flow.DefaultConfig}
+		var e *Engine
+		if withEngine {
+			e, _ = New(Config{}, &discard{})
+			cfg.Packets = e
+			out = e
+		} else {
+			e, _ = New(Config{}, &discard{}) // for the same dissectors
+			out = discardOutput{}
+		}
+		s := sensor.New(cfg, dissectors(e), out)
+		loops := 20
+		start := time.Now()
+		for l := 0; l < loops; l++ {
+			for i := range pkts {
+				p := pkts[i]
+				p.Time = p.Time.Add(time.Duration(l) * shift)
+				s.Packet(&p)
+			}
+		}
+		s.Finish()
+		return float64(loops*len(pkts)) / time.Since(start).Seconds()
+	}
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	base := capacity(false)
+	full := capacity(true)
+	t.Logf("capacity on one core, unpaced: sensor alone %.0f packets/s, sensor+detector %.0f packets/s (ratio %.2f)", base, full, full/base)
+
+	// Paced replay.
+	var due time.Time
+	sink := &delaySink{due: &due}
+	e, err := New(Config{}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sensor.New(sensor.Config{Flow: flow.DefaultConfig, Packets: e}, dissectors(e), e)
+	rate := *realtimeRate
+	total := int(float64(rate) * realtimeFor.Seconds())
+	// The queue between capture and processing holds 50 ms of packets;
+	// when it is full the packet is dropped and counted, as the live
+	// sensor does.
+	type item struct {
+		i   int
+		due time.Time
+	}
+	queue := make(chan item, rate/20)
+	dropped := 0
+	start := time.Now().Add(10 * time.Millisecond)
+	go func() {
+		defer close(queue)
+		const burst = 100 // packets released together, every burst/rate
+		for i := 0; i < total; i += burst {
+			at := start.Add(time.Duration(float64(i) / float64(rate) * float64(time.Second)))
+			if d := time.Until(at); d > 0 {
+				time.Sleep(d)
+			}
+			for j := i; j < min(i+burst, total); j++ {
+				select {
+				case queue <- item{j, start.Add(time.Duration(float64(j) / float64(rate) * float64(time.Second)))}:
+				default:
+					dropped++
+				}
+			}
+		}
+	}()
+	processed := 0
+	for it := range queue {
+		loop, k := it.i/len(pkts), it.i%len(pkts)
+		p := pkts[k]
+		p.Time = p.Time.Add(time.Duration(loop) * shift)
+		due = it.due
+		s.Packet(&p)
+		processed++
+	}
+	elapsed := time.Since(start)
+	s.Finish()
+	e.Flush()
+	d := slices.Clone(sink.delays)
+	slices.Sort(d)
+	q := func(f float64) time.Duration {
+		if len(d) == 0 {
+			return 0
+		}
+		return d[min(len(d)-1, int(f*float64(len(d))))]
+	}
+	host, _ := os.Hostname()
+	load, _ := os.ReadFile("/proc/loadavg")
+	report := fmt.Sprintf("replay at %d packets/s for %s on one core (GOMAXPROCS=1, host %s, %s %s, %d CPUs, load average %s): %d packets, %d processed, %d dropped, achieved %.0f packets/s; %d alert emissions (%d opened); delay packet→alert p50 %s, p99 %s, max %s",
+		rate, realtimeFor, host, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), strings.TrimSpace(string(load)), total, processed, dropped, float64(processed)/elapsed.Seconds(), len(d), sink.opens, q(0.5), q(0.99), q(1))
+	t.Log(report)
+	if len(d) == 0 {
+		t.Fatal("no alerts in the replay")
+	}
+	if q(0.99) > time.Second {
+		t.Errorf("p99 delay %s over one second", q(0.99))
+	}
+	if dropped > 0 {
+		t.Errorf("%d packets dropped at %d packets/s", dropped, rate)
+	}
+}
+
+// discardOutput is a sensor.Output that keeps nothing (the baseline).
+type discardOutput struct{}
+
+func (discardOutput) Observe(*event.Observation)       {}
+func (discardOutput) FlowStart(*proto.Conn, time.Time) {}
+func (discardOutput) Flow(*event.Flow)                 {}
+func (discardOutput) ARP(*sensor.ARP)                  {}
