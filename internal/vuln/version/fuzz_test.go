@@ -29,7 +29,9 @@ func FuzzParseRange(f *testing.F) {
 		if Compare(va, va) != 0 {
 			t.Fatalf("Compare(%q, itself) != 0", a)
 		}
-		if ab == 0 && s.Contains(va) != s.Contains(vb) {
+		// An empty version is unknown, not version 0: Contains says so
+		// even though it compares equal to "0".
+		if ab == 0 && !va.IsZero() && !vb.IsZero() && s.Contains(va) != s.Contains(vb) {
 			t.Fatalf("equal versions %q %q differ in %q", a, b, rule)
 		}
 	})
