@@ -108,8 +108,8 @@ type AssetQuery struct {
 	Network netip.Prefix
 	// SeenAfter and SeenBefore bound LastSeen: [after, before).
 	SeenAfter, SeenBefore time.Time
-	// Text matches part of the host name, an IP address, the MAC, the
-	// vendor or the model, ignoring case.
+	// Text matches part of the host name, an IP address or the MAC,
+	// ignoring case.
 	Text string
 }
 

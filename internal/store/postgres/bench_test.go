@@ -22,14 +22,14 @@ func TestFill(t *testing.T) {
 }
 
 // BenchmarkHospital fills a schema with storetest.HospitalScale (once: the
-// schema heir_bench_<devices>_<alerts> is kept for later runs; drop it by
+// schema heir_bench_v2_<devices>_<alerts> is kept for later runs; drop it by
 // hand) and measures the overview, device list and device page queries.
 //
 //	go test -run '^$' -bench Hospital -benchtime 200x ./internal/store/postgres/
 func BenchmarkHospital(b *testing.B) {
 	ctx := context.Background()
 	sc := storetest.ScaleFromEnv()
-	name := fmt.Sprintf("heir_bench_%d_%d", sc.Assets, sc.Alerts)
+	name := fmt.Sprintf("heir_bench_v2_%d_%d", sc.Assets, sc.Alerts)
 	conn, err := pgx.Connect(ctx, testURL())
 	if err != nil {
 		b.Skipf("PostgreSQL unreachable: %v", err)

@@ -31,7 +31,7 @@ func BenchmarkHospital(b *testing.B) {
 	sc := storetest.ScaleFromEnv()
 	dir := os.Getenv("HEIR_BENCH_DIR")
 	if dir == "" {
-		dir = filepath.Join(os.TempDir(), fmt.Sprintf("heir-bench-sqlite-%d-%d", sc.Assets, sc.Alerts))
+		dir = filepath.Join(os.TempDir(), fmt.Sprintf("heir-bench-sqlite-v2-%d-%d", sc.Assets, sc.Alerts))
 	}
 	db, err := sqlite.Open(ctx, dir, sqlite.Options{})
 	if err != nil {

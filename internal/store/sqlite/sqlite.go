@@ -133,7 +133,23 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db.DB = inner
+	// Keep the planner's statistics fresh, bounded in time: SQLite
+	// recommends PRAGMA optimize at open and close of long-lived
+	// connections; analysis_limit caps the rows each ANALYZE reads.
+	if _, err := w.ExecContext(ctx, `PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite store %s: optimize: %w", path, err)
+	}
 	return db, nil
+}
+
+// Close refreshes the planner's statistics and closes the database.
+func (db *DB) Close() error {
+	if _, err := db.Raw().Exec(`PRAGMA analysis_limit = 1000; PRAGMA optimize`); err != nil {
+		db.DB.Close()
+		return fmt.Errorf("sqlite store %s: optimize: %w", db.path, err)
+	}
+	return db.DB.Close()
 }
 
 // Path is the database file.

@@ -38,9 +38,10 @@ func assetRow(a event.Asset, r *store.Risk) ([]any, error) {
 }
 
 // assetSearch is the lower-case text the asset text filter matches: the
-// names and addresses an analyst types.
+// names and addresses an analyst types (vendor and model have filters of
+// their own; every byte here is read by each text search).
 func assetSearch(a event.Asset) string {
-	parts := []string{a.ID, a.Hostname, a.MAC, a.Vendor, a.Model}
+	parts := []string{a.Hostname, a.MAC}
 	for _, ip := range a.IPs {
 		parts = append(parts, ip.String())
 	}

@@ -175,7 +175,7 @@ func testAssetFilters(t *testing.T, b Backend) {
 		{"text name any case", store.AssetQuery{Text: "ICU"}, []string{"a03", "a04", "a08"}},
 		{"text address", store.AssetQuery{Text: "10.77.1."}, []string{"a03", "a04", "a05"}},
 		{"text mac upper", store.AssetQuery{Text: "02:4D:4C:00:00:0A"}, []string{"a01"}},
-		{"text vendor", store.AssetQuery{Text: "braun"}, []string{"a03", "a04"}},
+		{"text is not the vendor", store.AssetQuery{Text: "braun"}, nil},
 		{"text wildcard is literal", store.AssetQuery{Text: "%"}, nil},
 		{"text underscore is literal", store.AssetQuery{Text: "pump_icu"}, nil},
 		{"combined", store.AssetQuery{Roles: []string{"patient-monitor"}, Network: pfx("10.0.0.0/8")}, []string{"a05"}},

@@ -2,7 +2,9 @@
 -- audit trail, users, sessions, tokens, sensors, scores.
 -- Text compares bytewise (COLLATE "C") as in SQLite, so both backends sort
 -- alike. Times are Unix microseconds, addresses 16-byte keys, days 'YYYY-MM-DD';
--- docs/storage.md explains every table. Keep in step with
+-- docs/storage.md explains every table. The tables with a JSON document
+-- per row move it out of line (toast_tuple_target) so that scans and
+-- index lookups read narrow rows and fetch documents only for a page. Keep in step with
 -- sqlite/migrations/0001_init.sql: the conformance suite runs on both.
 
 CREATE TABLE assets (
@@ -19,7 +21,7 @@ CREATE TABLE assets (
 	risk_day TEXT COLLATE "C" NOT NULL DEFAULT '',
 	search TEXT COLLATE "C" NOT NULL DEFAULT '',
 	doc TEXT COLLATE "C" NOT NULL
-);
+) WITH (toast_tuple_target = 512);
 CREATE INDEX assets_risk ON assets (risk, id);
 CREATE INDEX assets_role ON assets (role, id);
 CREATE INDEX assets_vendor ON assets (vendor, id);
@@ -52,7 +54,7 @@ CREATE TABLE findings (
 	state_by TEXT COLLATE "C" NOT NULL DEFAULT '',
 	state_at BIGINT NOT NULL DEFAULT 0,
 	doc TEXT COLLATE "C" NOT NULL
-);
+) WITH (toast_tuple_target = 512);
 CREATE INDEX findings_asset ON findings (asset_id, severity);
 CREATE INDEX findings_severity ON findings (severity, id);
 CREATE INDEX findings_state ON findings (state, id);
@@ -92,12 +94,16 @@ CREATE TABLE alerts (
 	count BIGINT NOT NULL,
 	final BIGINT NOT NULL DEFAULT 0,
 	doc TEXT COLLATE "C" NOT NULL
-);
+) WITH (toast_tuple_target = 512);
 CREATE INDEX alerts_start ON alerts (start_us, id);
 CREATE INDEX alerts_end ON alerts (end_us, id);
 CREATE INDEX alerts_severity ON alerts (severity, id);
 CREATE INDEX alerts_count ON alerts (count, id);
 CREATE INDEX alerts_category ON alerts (category, id);
+-- A category or severity over a time range (chart drill-downs, the
+-- overview's "last day") reads one index range, sorted by start.
+CREATE INDEX alerts_category_start ON alerts (category, start_us, id);
+CREATE INDEX alerts_severity_start ON alerts (severity, start_us, id);
 
 CREATE TABLE alert_ips (
 	ip BYTEA NOT NULL,

@@ -99,6 +99,10 @@ CREATE INDEX alerts_end ON alerts (end_us, id);
 CREATE INDEX alerts_severity ON alerts (severity, id);
 CREATE INDEX alerts_count ON alerts (count, id);
 CREATE INDEX alerts_category ON alerts (category, id);
+-- A category or severity over a time range (chart drill-downs, the
+-- overview's "last day") reads one index range, sorted by start.
+CREATE INDEX alerts_category_start ON alerts (category, start_us, id);
+CREATE INDEX alerts_severity_start ON alerts (severity, start_us, id);
 
 CREATE TABLE alert_ips (
 	ip BLOB NOT NULL,
