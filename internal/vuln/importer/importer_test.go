@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/heir-emd/heir/internal/testenv"
+	"github.com/heir-emd/heir/internal/vuln"
 )
 
 // TestBadFilesLoseNothing: a broken file among good ones is reported with
@@ -116,5 +117,53 @@ func TestValidator(t *testing.T) {
 	}
 	if err := v("kev", p); err == nil {
 		t.Error("an NVD file validated as KEV")
+	}
+}
+
+// TestRunAddsUp: two `heir import` commands on one folder add up, and a
+// command that only had broken files does not touch what is stored.
+func TestRunAddsUp(t *testing.T) {
+	dir := testenv.DataDir(t)
+	store := t.TempDir()
+	ctx := context.Background()
+	if _, err := Run(ctx, store, "csaf", []string{filepath.Join(dir, "advisories", "csaf-icsma", "icsma-17-009-01a.json")}, Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(ctx, store, "kev", []string{filepath.Join(dir, "kev", "known_exploited_vulnerabilities.json")}, Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	inv := filepath.Join(t.TempDir(), "inv.csv")
+	writeFile(t, inv, "name,vendor,model,firmware\nmerlin-1,St. Jude Medical,Inductive models EX1100,8.1\n")
+	if _, err := Run(ctx, store, "inventory", []string{inv}, Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	writeFile(t, bad, "{")
+	rep, err := Run(ctx, store, "csaf", []string{bad}, Options{}, nil)
+	if err != nil || rep.Rejected != 1 {
+		t.Fatalf("bad file: %+v %v", rep, err)
+	}
+	kb, devs, err := Store{Dir: store}.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := kb.Stats(); st.Advisories != 1 || st.KEV != 1404 || len(devs.List()) != 1 {
+		t.Fatalf("stored: %+v, %d devices", st, len(devs.List()))
+	}
+	m, err := vuln.NewMatcher(ctx, kb, vuln.DefaultNormaliser())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Match(ctx, devs.MatchInputs(), vuln.MatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two products of the advisory fit (EX1100, and EX1100 with
+	// MerlinOnDemand, by its words): one CVE for RAMA, the better match.
+	if len(res) != 1 || res[0].Device != "name-merlin-1" {
+		t.Fatalf("stored inventory matched: %+v", res)
+	}
+	if r := res[0].Risk(); len(r.Vulns) != 1 || r.Vulns[0].CVE != "CVE-2017-5149" || r.Vulns[0].Confidence != 0.85 || r.Vulns[0].CVSS != 8.9 {
+		t.Errorf("risk %+v", r)
 	}
 }

@@ -2,10 +2,12 @@ package importer
 
 import (
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -105,4 +107,48 @@ func writeAtomic(path string, fill func(*os.File) error) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// Run is `heir import KIND PATH…` whole: load the folder's knowledge base
+// and inventory, import, save. The report says what each file gave; the
+// error is for usage errors and failures to load or save.
+func Run(ctx context.Context, dir, kind string, paths []string, opt Options, log *slog.Logger) (*Report, error) {
+	st := Store{Dir: dir}
+	kb, devs, err := st.Load()
+	if err != nil {
+		return nil, err
+	}
+	im := &Importer{KB: kb, Norm: vuln.DefaultNormaliser(), Devices: devs, Log: log}
+	rep, err := im.Import(ctx, kind, paths, opt)
+	if err != nil {
+		return rep, err
+	}
+	if rep.Files > rep.Rejected {
+		if err := st.Save(kb, devs); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// FeedKinds maps the sub-folders feeds.Updater writes to import kinds.
+var FeedKinds = map[string]string{"kev": "kev", "epss": "epss", "nvd": "nvd", "eol": "eol", "csaf": "csaf"}
+
+// ImportFeeds imports a feeds folder (what `heir feeds update` fetched):
+// each known sub-folder as its kind, in a fixed order (advisories before
+// the KEV and EPSS joins).
+func ImportFeeds(ctx context.Context, dir, feedsDir string, log *slog.Logger) ([]*Report, error) {
+	var out []*Report
+	for _, sub := range []string{"csaf", "nvd", "eol", "kev", "epss"} {
+		p := filepath.Join(feedsDir, sub)
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		rep, err := Run(ctx, dir, FeedKinds[sub], []string{p}, Options{}, log)
+		if err != nil {
+			return out, fmt.Errorf("import feeds %s: %w", sub, err)
+		}
+		out = append(out, rep)
+	}
+	return out, nil
 }
