@@ -193,6 +193,10 @@ func parseURI(s string) (Name, error) {
 	default:
 		return n, fmt.Errorf("%w: part %q of %q is not a, o or h", ErrSyntax, n.attrs[Part], clip(s))
 	}
+	// Quoting can make the bound form longer than the URI.
+	if len(n.String()) > MaxLen {
+		return n, fmt.Errorf("%w: %q binds to more than %d bytes", ErrSyntax, clip(s), MaxLen)
+	}
 	return n, nil
 }
 
