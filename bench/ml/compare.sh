@@ -16,14 +16,14 @@
 #
 # Usage: bench/ml/compare.sh
 # Env:   HEIR_DATA (default ../shared/data), BENCH_DIR (default bench/out/ml),
-#        THREADS (default 1), CORES (taskset list, default 0),
+#        THREADS (default 1), CORES (taskset list, default 0; empty: no pinning),
 #        TREES (forest size for both, default 100), SEED (default 1)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA="${HEIR_DATA:-../shared/data}/flows/ciciomt2024/merged_sample.csv.gz"
 OUT="${BENCH_DIR:-bench/out/ml}"
 THREADS="${THREADS:-1}"
-CORES="${CORES:-0}"
+CORES="${CORES-0}"
 TREES="${TREES:-100}"
 SEED="${SEED:-1}"
 PY=/usr/bin/python3 # Debian's, where python3-sklearn installs
@@ -40,7 +40,7 @@ if ! "$PY" -c 'import sklearn, xgboost' 2>/dev/null; then
 	fi
 fi
 pin=()
-command -v taskset >/dev/null && pin=(taskset -c "$CORES")
+[ -n "$CORES" ] && command -v taskset >/dev/null && pin=(taskset -c "$CORES")
 
 go build -o "$OUT/heirml" ./bench/ml/heirml
 "$OUT/heirml" folds -data "$DATA" -out "$OUT/folds.csv" -k 5 -seed "$SEED"

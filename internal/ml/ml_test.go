@@ -447,3 +447,27 @@ func (t *tree) equal(o *tree) bool {
 	b := &Model{trees: []tree{*o}}
 	return a.Equal(b)
 }
+
+// The complete-tree layout (8 trees in step, float32 sums) must score as
+// the plain node walk does.
+func TestCompleteLayoutMatchesNodeWalk(t *testing.T) {
+	task := synth(1500, 9, 5, 21)
+	cfg := DefaultConfig(GBDT)
+	cfg.Rounds, cfg.MaxDepth = 13, 5 // 8 in step + 5 alone
+	m := train(t, task, cfg)
+	if m.depth != 5 {
+		t.Fatalf("complete layout depth %d, want 5", m.depth)
+	}
+	walk := *m
+	walk.depth = 0
+	a, b := make([]float64, 5), make([]float64, 5)
+	for i := 0; i < task.N; i++ {
+		m.Scores(task.Row(i), a)
+		walk.Scores(task.Row(i), b)
+		for c := range a {
+			if math.Abs(a[c]-b[c]) > 1e-5 {
+				t.Fatalf("row %d class %d: complete %g, node walk %g", i, c, a[c], b[c])
+			}
+		}
+	}
+}
