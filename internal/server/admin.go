@@ -115,6 +115,10 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
+	if err := newParams(r).done(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	u, err := s.st.User(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, err)

@@ -29,7 +29,7 @@ func TestOIDC(t *testing.T) {
 		o.OIDC = &OIDCOptions{Issuer: cfg.Issuer, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Name: "Hospital SSO",
 			RoleMap: map[string][]string{"icu-analysts": {"analyst"}, "it": {"viewer"}}}
 	})
-	e.clock.t = time.Now() // the provider's tokens carry the real time
+	e.clock.Set(time.Now()) // the provider's tokens carry the real time
 
 	// signIn runs the browser's side of the flow for user.
 	signIn := func(user *mockoidc.MockUser, tamper func(*url.URL)) (*http.Client, *http.Response, string) {
