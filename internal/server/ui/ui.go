@@ -211,6 +211,9 @@ func (u *UI) serveStatic(w http.ResponseWriter, r *http.Request) {
 // render writes a page, or an error page when the template fails before
 // anything was sent.
 func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name string, pg *page) {
+	if status == http.StatusOK {
+		pg.Flash = takeFlash(w, r)
+	}
 	var buf bytes.Buffer
 	if err := u.pages[name].Execute(&buf, pg); err != nil {
 		u.log.ErrorContext(r.Context(), "render page", slog.String("page", name), slog.Any("err", err))
