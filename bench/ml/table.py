@@ -55,9 +55,10 @@ def get(lib, model, g, f):
 
 print()
 for g, n in zip(grans, ["19 classes", "6 categories", "binary"]):
-    heir = max((by[(k, g)]["macro_f1"], k[1]) for k in models if k[0] == "heir" and (k, g) in by)
+    heirs = [(by[(k, g)]["macro_f1"], k[1]) for k in models if k[0] == "heir" and (k, g) in by]
     peers = [(by[(k, g)]["macro_f1"], label[k]) for k in models if k[0] != "heir" and (k, g) in by]
-    if peers:
+    if heirs and peers:
+        heir = max(heirs)
         best = max(peers)
         print(f"{n:13s} heir best ({heir[1]}) {heir[0]:.4f} vs best peer ({best[1]}) {best[0]:.4f}: {heir[0] - best[0]:+.4f}")
 for g in grans:
@@ -65,3 +66,16 @@ for g in grans:
     hw, sw = get("heir", "forest", g, "train_s"), get("scikit-learn", "forest", g, "train_s")
     if hf and sf:
         print(f"forest training, {g:8s}: heir/scikit-learn CPU time {hf / sf:.2f}x, wall time {hw / sw:.2f}x")
+
+# Per-class F1 (pooled over the folds' test rows) at each granularity.
+for g, n in zip(grans, ["19 classes", "6 categories", "binary"]):
+    ks = [k for k in models if (k, g) in by]
+    if not ks:
+        continue
+    classes = sorted(by[(ks[0], g)]["per_class_f1"])
+    print()
+    head = [f"F1, {n}"] + [label.get(k, "/".join(k)).replace("scikit-learn RandomForest", "sklearn RF") for k in ks]
+    lines = [head] + [[c] + [f'{by[(k, g)]["per_class_f1"].get(c, float("nan")):.3f}' for k in ks] for c in classes]
+    w = [max(len(l[i]) for l in lines) for i in range(len(head))]
+    for l in lines:
+        print("  ".join(x.ljust(w[i]) if i == 0 else x.rjust(w[i]) for i, x in enumerate(l)))

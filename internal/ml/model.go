@@ -109,8 +109,6 @@ func (m *Model) compile() error {
 				n++
 			}
 		}
-		base := int32(len(m.values))
-		m.values = append(m.values, t.Value...)
 		root := int32(len(m.nodes))
 		m.roots = append(m.roots, root)
 		m.nodes = append(m.nodes, pnode{})
@@ -121,7 +119,14 @@ func (m *Model) compile() error {
 			it := queue[0]
 			queue = queue[1:]
 			if t.Feature[it.src] < 0 {
-				m.nodes[it.dst] = pnode{feat: -1, child: base + leafNo[it.src]*int32(k)}
+				v := t.Value[int(leafNo[it.src])*k : int(leafNo[it.src]+1)*k]
+				if c, ok := pureLeaf(m.Kind, v); ok {
+					// Most forest leaves hold one class: no values to read.
+					m.nodes[it.dst] = pnode{feat: -2 - int32(c)}
+					continue
+				}
+				m.nodes[it.dst] = pnode{feat: -1, child: int32(len(m.values))}
+				m.values = append(m.values, v...)
 				continue
 			}
 			c := int32(len(m.nodes))
@@ -142,6 +147,24 @@ func (m *Model) compile() error {
 
 // treeDepth is the longest root-to-leaf path; children come after their
 // parents, so one forward pass suffices (no recursion on hostile files).
+// pureLeaf says whether a tree or forest leaf holds a single class (its
+// frequency exactly 1, the others 0), and which.
+func pureLeaf(kind Kind, v []float32) (int, bool) {
+	if kind == GBDT {
+		return 0, false
+	}
+	class := -1
+	for c, x := range v {
+		switch {
+		case x == 1 && class < 0:
+			class = c
+		case x != 0:
+			return 0, false
+		}
+	}
+	return class, class >= 0
+}
+
 func treeDepth(t *tree) int {
 	d := make([]int32, len(t.Feature))
 	deepest := int32(0)
@@ -306,6 +329,10 @@ func (m *Model) Scores(x []float32, out []float64) {
 				i++
 			}
 			n = nodes[i]
+		}
+		if n.feat < -1 {
+			out[-2-n.feat]++
+			continue
 		}
 		v := values[n.child : n.child+int32(k)]
 		for c, a := range v {
