@@ -158,6 +158,8 @@ type Engine struct {
 	keyed          map[string]*incident
 	findings       map[findingKey]*findingState
 	findingOrder   []findingKey
+	changed        []*findingState // findings changed since emitted
+	nextExpiry     time.Time
 
 	keybuf, keybuf2 []byte
 	hosts           hostTable
@@ -372,11 +374,27 @@ func (e *Engine) sweep() {
 		}
 		i++
 	}
-	for _, k := range e.findingOrder {
-		fs := e.findings[k]
-		if fs != nil && fs.dirty && now.Sub(fs.lastEmit) >= e.cfg.FindingUpdate {
+	keep := e.changed[:0]
+	for _, fs := range e.changed {
+		switch {
+		case !fs.dirty:
+			fs.queued = false
+		case now.Sub(fs.lastEmit) >= e.cfg.FindingUpdate:
 			e.emitFinding(fs, now)
+			fs.queued = false
+		default:
+			keep = append(keep, fs)
 		}
+	}
+	clear(e.changed[len(keep):])
+	e.changed = keep
+	if !now.Before(e.nextExpiry) {
+		// Idle groups of field rules go every 10 s, so that the groups
+		// kept are the active ones, not MaxGroups per rule forever.
+		for _, st := range e.cur.states {
+			e.expireGroups(st, now)
+		}
+		e.nextExpiry = now.Add(10 * time.Second)
 	}
 	e.sweepProbes(now)
 	e.arp.sweep(e, now)

@@ -542,3 +542,20 @@ func TestBoundedHosts(t *testing.T) {
 }
 
 func itoa(i int) string { return strconvItoa(i) }
+
+// Groups of field rules that go idle are dropped: what is kept is the
+// active ones, not every source ever seen.
+func TestGroupsExpire(t *testing.T) {
+	e, _ := newTestEngine(t, Config{})
+	for i := 0; i < 3000; i++ {
+		e.Observe(login(t0.Add(time.Duration(i)*100*time.Millisecond), "10.2."+itoa(i/250)+"."+itoa(i%250), "10.0.0.50", "failure", "u"))
+	}
+	st := e.cur.states["bruteforce-login"]
+	if n := len(st.groups); n > 1300 {
+		t.Fatalf("%d groups kept for sources idle longer than the window", n)
+	}
+	e.Tick(t0.Add(time.Hour))
+	if n := len(st.groups); n != 0 {
+		t.Fatalf("%d groups left after an idle hour", n)
+	}
+}

@@ -20,6 +20,7 @@ type findingState struct {
 	f        event.Finding
 	details  []string
 	dirty    bool
+	queued   bool // in the engine's queue of changed findings
 	lastEmit time.Time
 }
 
@@ -98,6 +99,11 @@ func (e *Engine) upsertFinding(r *rule, kind string, ep event.Endpoint, proto, d
 	fs.dirty = true
 	if f.Count == 1 {
 		e.emitFinding(fs, t)
+		return
+	}
+	if !fs.queued {
+		fs.queued = true
+		e.changed = append(e.changed, fs)
 	}
 }
 

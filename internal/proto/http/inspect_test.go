@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -172,4 +173,52 @@ func TestNoInspectorUnchanged(t *testing.T) {
 	if a, b := canon(t, plain.obs), canon(t, inspected.obs); a != b {
 		t.Errorf("an inspector that finds nothing changed the observations:\n%s\n---\n%s", a, b)
 	}
+}
+
+// FuzzSessionInspected: with an inspector, cutting the same bytes
+// differently gives the same observations and verdicts, the inspector is
+// never shown more than its bounds, and values never reach the output.
+func FuzzSessionInspected(f *testing.F) {
+	f.Add(encodeScript([]byte("POST /search?id=1%27EVIL HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\nq=EVIL&a=GET /x?EVIL HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nEVIL\r\n0\r\n\r\n"),
+		[]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")), uint64(3))
+	for i, s := range realStreams(f) {
+		f.Add(encodeScript(s[0], s[1]), uint64(i))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
+		recs := decodeScript(data)
+		run := func(cut bool) (*fakeInspector, *sink) {
+			in := &fakeInspector{}
+			out := &sink{}
+			fd := &feeder{t: t, s: New(nil, WithInspector(in)).New(testConn(), out)}
+			rng := rand.New(rand.NewPCG(seed, seed>>7))
+			for _, r := range recs {
+				d := r.data
+				for len(d) > 0 {
+					k := len(d)
+					if cut {
+						k = 1 + rng.IntN(min(len(d), 64))
+					}
+					fd.feed(r.dir, d[:k])
+					d = d[k:]
+				}
+			}
+			fd.end()
+			return in, out
+		}
+		win, wout := run(false)
+		_, cout := run(true)
+		if w, c := canon(t, wout.obs), canon(t, cout.obs); w != c {
+			t.Fatalf("cutting changed the result:\nwhole %s\ncut   %s", w, c)
+		}
+		for _, c := range win.calls {
+			if len(c.Body) > sniffSize || len(c.Head) > maxHeaderBlock+8 {
+				t.Fatalf("inspector shown %d body / %d head bytes", len(c.Body), len(c.Head))
+			}
+		}
+		for _, r := range requests(wout.obs) {
+			if len(r.Attacks) > maxAttacks {
+				t.Fatalf("%d attacks", len(r.Attacks))
+			}
+		}
+	})
 }
