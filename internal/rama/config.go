@@ -247,6 +247,9 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 	if len(data) > maxConfigBytes {
 		return nil, fmt.Errorf("rama config %s: larger than %d bytes", name, maxConfigBytes)
 	}
+	if err := checkYAML(data); err != nil {
+		return nil, fmt.Errorf("rama config %s: %w", name, err)
+	}
 	c := DefaultConfig()
 	def := shipped().Clone() // entries are copied into c, which the caller owns
 	if len(bytes.TrimSpace(data)) > 0 {

@@ -23,6 +23,10 @@ func FuzzParseConfig(f *testing.F) {
 		"hospital: {top_k: 1, share_weight: 1, share_saturation: 1}\n",
 		"max_part: 1e-300\n",
 		"a: &x [*x]\n",
+		"eol:\n  enisa: &e [1]\nvulnerabilities:\n  enisa: *e\n",
+		"eol:\n  enisa: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+		"- - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - x\n",
+		"bands: {medium: '#[', high: \"{\\\"\", critical: 90} # [[[\n",
 		"findings:\n  kinds:\n    ? [a]\n    : 1\n",
 		"status: {open: 0.5}\nexposure: {peers: {weight: 1, saturation: 1, enisa: []}}\n",
 	} {

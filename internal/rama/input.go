@@ -47,8 +47,8 @@ const (
 	FunctionSupport        Function = "support"
 )
 
-// Functions lists the clinical functions from the most to the least
-// critical.
+// functions lists the clinical functions from the most to the least
+// critical; it is never modified.
 var functions = [...]Function{FunctionLifeSustaining, FunctionTherapy, FunctionDiagnosis, FunctionMonitoring, FunctionSupport}
 
 // Status is an analyst's decision on a vulnerability or finding. The
@@ -74,7 +74,7 @@ type Vulnerability struct {
 	// whether network controls such as segmentation help.
 	Vector string `json:"vector,omitempty"`
 	// EPSS is FIRST's probability of exploitation activity in the next 30
-	// days, and its percentile; nil when unknown.
+	// days, nil when unknown; the percentile is shown, not scored.
 	EPSS           *float64 `json:"epss,omitempty"`
 	EPSSPercentile *float64 `json:"epss_percentile,omitempty"`
 	// KEV: listed in CISA's Known Exploited Vulnerabilities catalogue.

@@ -281,6 +281,9 @@ func TestNetworkVector(t *testing.T) {
 }
 
 func TestScoreAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items under the race detector")
+	}
 	s := defaultScorer(t)
 	devs := variedDevices(200, 3)
 	i := 0

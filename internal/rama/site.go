@@ -78,6 +78,9 @@ func ParseSite(name string, data []byte) (*Site, error) {
 	if len(data) > maxSiteBytes {
 		return nil, fmt.Errorf("rama site %s: larger than %d bytes", name, maxSiteBytes)
 	}
+	if err := checkYAML(data); err != nil {
+		return nil, fmt.Errorf("rama site %s: %w", name, err)
+	}
 	var s Site
 	if len(bytes.TrimSpace(data)) > 0 {
 		if err := yaml.UnmarshalWithOptions(data, &s, yaml.DisallowUnknownField()); err != nil {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package rama
+
+const raceEnabled = false
