@@ -148,7 +148,8 @@ type Engine struct {
 	log  *slog.Logger
 	rc   *reflectCache
 
-	pending atomic.Pointer[swap]
+	pending    atomic.Pointer[swap]
+	reloadErrs atomic.Uint64 // counted on the reloading goroutine
 	cur     *active
 	ind     *indicator.Set
 	web     *webattack.Inspector
@@ -260,9 +261,8 @@ func (f Files) Load() (*RuleSet, *indicator.Set, error) {
 func (e *Engine) ReloadFiles(f Files) error {
 	rs, ind, err := f.Load()
 	if err != nil {
-		// Counted on the caller's goroutine: stats are read under the
-		// sensor's lock, so use an atomic-free path through pending.
-		e.log.Warn("rules not reloaded", "error", err)
+		e.reloadErrs.Add(1)
+		e.log.Warn("rules not reloaded; the rules in force stay", "error", err)
 		return err
 	}
 	e.log.Info("rules reloaded", "rules", rs.Name, "hash", rs.Hash, "indicators", ind.Len())
@@ -311,6 +311,7 @@ func (e *Engine) WatchFiles(ctx context.Context, f Files, every time.Duration) e
 // Stats returns the counters so far.
 func (e *Engine) Stats() Stats {
 	s := e.stats
+	s.ReloadErrors = e.reloadErrs.Load()
 	s.RuleSet = e.cur.rs.Name + "@" + e.cur.rs.Hash
 	s.Indicators = e.ind.Len()
 	s.Web = e.web.Stats()

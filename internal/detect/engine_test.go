@@ -158,7 +158,7 @@ func TestReload(t *testing.T) {
 	if a := c.Alerts(); len(a) != 1 || a[0].Rule != "brute" {
 		t.Fatalf("after reload: %+v", a)
 	}
-	if st := e.Stats(); st.Reloads != 1 || !strings.HasPrefix(st.RuleSet, path) {
+	if st := e.Stats(); st.Reloads != 1 || st.ReloadErrors != 1 || !strings.HasPrefix(st.RuleSet, path) {
 		t.Errorf("stats %+v", st)
 	}
 	// A wording change keeps the rule's state: the open incident goes on

@@ -84,8 +84,10 @@ func TestRealtime(t *testing.T) {
 	span := pkts[len(pkts)-1].Time.Sub(pkts[0].Time)
 	shift := span + 10*time.Minute
 
-	// Capacity first: unpaced, sensor alone, then sensor and engine.
-	capacity := func(withEngine bool) float64 {
+	// Capacity first: unpaced, sensor alone, then sensor and engine; per
+	// second of wall time and per second of CPU the process used (the
+	// latter does not depend on what else the machine runs).
+	capacity := func(withEngine bool) (float64, float64) {
 		var out sensor.Output = &sensortest.Recorder{}
 		cfg := sensor.Config{Flow: flow.DefaultConfig}
 		var e *Engine
@@ -99,7 +101,8 @@ func TestRealtime(t *testing.T) {
 		}
 		s := sensor.New(cfg, dissectors(e), out)
 		loops := 20
-		start := time.Now()
+		runtime.GC()
+		start, cpu0 := time.Now(), cpuTime()
 		for l := 0; l < loops; l++ {
 			for i := range pkts {
 				p := pkts[i]
@@ -108,13 +111,19 @@ func TestRealtime(t *testing.T) {
 			}
 		}
 		s.Finish()
-		return float64(loops*len(pkts)) / time.Since(start).Seconds()
+		n := float64(loops * len(pkts))
+		perCPU := 0.0
+		if c := cpuTime() - cpu0; c > 0 {
+			perCPU = n / c.Seconds()
+		}
+		return n / time.Since(start).Seconds(), perCPU
 	}
 	prev := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(prev)
-	base := capacity(false)
-	full := capacity(true)
-	t.Logf("capacity on one core, unpaced: sensor alone %.0f packets/s, sensor+detector %.0f packets/s (ratio %.2f)", base, full, full/base)
+	base, baseCPU := capacity(false)
+	full, fullCPU := capacity(true)
+	t.Logf("capacity on one core, unpaced: sensor alone %.0f packets/s (%.0f per CPU-second), sensor+detector %.0f packets/s (%.0f per CPU-second); ratio %.2f (CPU %.2f)",
+		base, baseCPU, full, fullCPU, full/base, fullCPU/baseCPU)
 
 	// Paced replay.
 	var due time.Time
@@ -136,6 +145,7 @@ func TestRealtime(t *testing.T) {
 	queue := make(chan item, rate/20)
 	dropped := 0
 	start := time.Now().Add(10 * time.Millisecond)
+	cpu0 := cpuTime()
 	go func() {
 		defer close(queue)
 		const burst = 100 // packets released together, every burst/rate
@@ -163,6 +173,7 @@ func TestRealtime(t *testing.T) {
 		processed++
 	}
 	elapsed := time.Since(start)
+	cpuUsed := cpuTime() - cpu0
 	s.Finish()
 	e.Flush()
 	d := slices.Clone(sink.delays)
@@ -175,8 +186,9 @@ func TestRealtime(t *testing.T) {
 	}
 	host, _ := os.Hostname()
 	load, _ := os.ReadFile("/proc/loadavg")
-	report := fmt.Sprintf("replay at %d packets/s for %s on one core (GOMAXPROCS=1, host %s, %s %s, %d CPUs, load average %s): %d packets, %d processed, %d dropped, achieved %.0f packets/s; %d alert emissions (%d opened); delay packet→alert p50 %s, p99 %s, max %s",
-		rate, realtimeFor, host, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), strings.TrimSpace(string(load)), total, processed, dropped, float64(processed)/elapsed.Seconds(), len(d), sink.opens, q(0.5), q(0.99), q(1))
+	report := fmt.Sprintf("replay at %d packets/s for %s on one core (GOMAXPROCS=1, host %s, %s %s, %d CPUs, load average %s): %d packets, %d processed, %d dropped, achieved %.0f packets/s; %d alert emissions (%d opened); delay packet→alert p50 %s, p99 %s, max %s; CPU used %.2f s of %.2f s (%.0f%% of one core)",
+		rate, realtimeFor, host, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), strings.TrimSpace(string(load)), total, processed, dropped, float64(processed)/elapsed.Seconds(), len(d), sink.opens, q(0.5), q(0.99), q(1),
+		cpuUsed.Seconds(), elapsed.Seconds(), 100*cpuUsed.Seconds()/elapsed.Seconds())
 	t.Log(report)
 	if len(d) == 0 {
 		t.Fatal("no alerts in the replay")

@@ -480,6 +480,9 @@ func (e *Engine) scanCheck(r *rule, h *host, slot int32, src event.Endpoint, dst
 		int(h.probes) >= ps.int("min_probes_any")) {
 		return
 	}
+	if src.MAC == "" && h.hasMAC {
+		src.MAC = macText(h.mac)
+	}
 	inc := newIncident(r, h.addr.String(), t, event.Endpoint{IP: src.IP, MAC: src.MAC})
 	inc.count = uint64(h.probes)
 	inc.addTarget(event.Endpoint{IP: dst})
