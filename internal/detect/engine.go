@@ -150,9 +150,9 @@ type Engine struct {
 
 	pending    atomic.Pointer[swap]
 	reloadErrs atomic.Uint64 // counted on the reloading goroutine
-	cur     *active
-	ind     *indicator.Set
-	web     *webattack.Inspector
+	cur        *active
+	ind        *indicator.Set
+	web        *webattack.Inspector
 
 	now, nextSweep time.Time
 	open           []*incident
