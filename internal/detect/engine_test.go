@@ -265,6 +265,36 @@ func TestPortScan(t *testing.T) {
 	}
 }
 
+// A horizontal scan (one port on many hosts) and a UDP scan answered by
+// ICMP port unreachables.
+func TestHorizontalAndUDPScans(t *testing.T) {
+	e, c := newTestEngine(t, Config{})
+	for i := 0; i < 30; i++ {
+		tm := t0.Add(time.Duration(i) * time.Millisecond)
+		dst := "10.0.5." + itoa(1+i)
+		probeFlow(e, tm, "10.0.0.66", dst, 445, packet.SYN)
+		rst(e, tm, dst, "10.0.0.66")
+	}
+	e.Flush()
+	if a := byRule(c, "port-scan"); len(a) != 1 || a[0].TargetCount != 30 || a[0].Counts["ports"] != 1 {
+		t.Fatalf("horizontal scan %+v", a)
+	}
+	e2, c2 := newTestEngine(t, Config{})
+	for i := 0; i < 30; i++ {
+		tm := t0.Add(time.Duration(i) * time.Millisecond)
+		src, dst := netip.MustParseAddr("10.0.0.67"), netip.MustParseAddr("10.0.6.1")
+		p := &packet.Packet{IPVersion: 4, Src: src, Dst: dst, Proto: packet.ProtoUDP, SrcPort: 40000, DstPort: uint16(100 + i)}
+		e2.Packet(p, tm, 60)
+		e2.FlowStart(&proto.Conn{ID: "u" + itoa(i), Transport: proto.UDP, Client: event.Endpoint{IP: src, Port: 40000},
+			Server: event.Endpoint{IP: dst, Port: uint16(100 + i)}}, tm)
+		e2.Packet(&packet.Packet{IPVersion: 4, Src: dst, Dst: src, Proto: packet.ProtoICMP, ICMPType: 3, ICMPCode: 3}, tm, 70)
+	}
+	e2.Flush()
+	if a := byRule(c2, "port-scan"); len(a) != 1 || a[0].Samples["scan_type"] != "udp" || a[0].Counts["failed"] < 10 {
+		t.Fatalf("udp scan %+v", a)
+	}
+}
+
 // Connections repeated to the same few services are not a scan, however
 // many there are.
 func TestRepeatedConnectionsAreNotAScan(t *testing.T) {
