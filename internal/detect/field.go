@@ -465,6 +465,9 @@ func (rc *reflectCache) get(v any, segs []string) value {
 	if v == nil {
 		return value{}
 	}
+	if x, ok := rc.scalar(reflect.ValueOf(v), segs); ok {
+		return x
+	}
 	var out []value
 	rc.walk(reflect.ValueOf(v), segs, &out, 0)
 	switch len(out) {
@@ -476,6 +479,60 @@ func (rc *reflectCache) get(v any, segs []string) value {
 		}
 	}
 	return value{k: vList, l: out}
+}
+
+// scalar follows segs through structs, maps and pointers to a scalar,
+// without allocating; ok is false when the path meets a list (or a
+// non-scalar end), which walk handles.
+func (rc *reflectCache) scalar(v reflect.Value, segs []string) (value, bool) {
+	for i := 0; ; i++ {
+		for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+			if v.IsNil() {
+				return value{}, true
+			}
+			v = v.Elem()
+		}
+		if i == len(segs) {
+			switch v.Kind() {
+			case reflect.String:
+				return str(v.String()), true
+			case reflect.Bool:
+				return boolean(v.Bool()), true
+			case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+				return num(float64(v.Int())), true
+			case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+				return num(float64(v.Uint())), true
+			case reflect.Float32, reflect.Float64:
+				return num(v.Float()), true
+			}
+			return value{}, false
+		}
+		switch v.Kind() {
+		case reflect.Struct:
+			idx, ok := rc.fields(v.Type())[segs[i]]
+			if !ok {
+				return value{}, true
+			}
+			f, err := v.FieldByIndexErr(idx)
+			if err != nil {
+				return value{}, true
+			}
+			v = f
+		case reflect.Map:
+			if v.Type().Key().Kind() != reflect.String {
+				return value{}, true
+			}
+			e := v.MapIndex(reflect.ValueOf(segs[i]).Convert(v.Type().Key()))
+			if !e.IsValid() {
+				return value{}, true
+			}
+			v = e
+		case reflect.Slice, reflect.Array:
+			return value{}, false
+		default:
+			return value{}, true
+		}
+	}
 }
 
 func (rc *reflectCache) walk(v reflect.Value, segs []string, out *[]value, depth int) {
