@@ -253,7 +253,7 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 	c := DefaultConfig()
 	def := shipped().Clone() // entries are copied into c, which the caller owns
 	if len(bytes.TrimSpace(data)) > 0 {
-		if err := yaml.UnmarshalWithOptions(data, c, yaml.DisallowUnknownField()); err != nil {
+		if err := decodeYAML(data, c); err != nil {
 			return nil, fmt.Errorf("rama config %s: %s", name, decodeMessage(data, err))
 		}
 	}

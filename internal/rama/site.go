@@ -8,7 +8,6 @@ import (
 	"os"
 	"path"
 
-	"github.com/goccy/go-yaml"
 )
 
 // Site holds what the hospital declares about its devices and the sensor
@@ -83,7 +82,7 @@ func ParseSite(name string, data []byte) (*Site, error) {
 	}
 	var s Site
 	if len(bytes.TrimSpace(data)) > 0 {
-		if err := yaml.UnmarshalWithOptions(data, &s, yaml.DisallowUnknownField()); err != nil {
+		if err := decodeYAML(data, &s); err != nil {
 			return nil, fmt.Errorf("rama site %s: %s", name, decodeMessage(data, err))
 		}
 	} else {

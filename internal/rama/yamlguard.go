@@ -3,6 +3,7 @@ package rama
 import (
 	"fmt"
 
+	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 )
@@ -17,6 +18,17 @@ const (
 	maxIndicators  = 32  // "- " and "? " opening one line
 	maxYAMLAliases = 0
 )
+
+// decodeYAML decodes data into v, turning a panic of the YAML library on
+// hostile input into an error: nothing a file says may crash heir.
+func decodeYAML(data []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the YAML decoder failed on this input: %v", r)
+		}
+	}()
+	return yaml.UnmarshalWithOptions(data, v, yaml.DisallowUnknownField())
+}
 
 // checkYAML refuses input nested deeper than the bounds, or using anchors
 // and aliases. It scans the bytes first (cheap, linear) and only then
@@ -95,6 +107,11 @@ func checkYAML(data []byte) error {
 				pos := ns[0].GetToken().Position
 				return fmt.Errorf("line %d: anchors and aliases (&name, *name) are not supported here", pos.Line)
 			}
+		}
+		// Tags (!name, !!type) serve nothing here, and the decoder has
+		// crashed on some where a list was expected.
+		if ns := ast.Filter(ast.TagType, doc.Body); len(ns) > 0 {
+			return fmt.Errorf("line %d: tags (!name) are not supported here", ns[0].GetToken().Position.Line)
 		}
 	}
 	return nil
