@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"path"
-
 )
 
 // Site holds what the hospital declares about its devices and the sensor
