@@ -42,6 +42,8 @@ func commands() []command {
 	return []command{
 		{"analyze", "analyse capture files: devices, protocols and weaknesses", runAnalyze},
 		{"sense", "run the sensor on interfaces or captures, writing events as JSON lines", runSense},
+		{"import", "import advisories, KEV, EPSS, NVD, end-of-life data, SBOMs, VEX and inventories", runImport},
+		{"feeds", "download and import the vulnerability feeds (heir feeds update)", runFeeds},
 		{"sensor", "issue, revoke and list the credentials of sensors that send to this node", runSensor},
 		{"version", "print heir's version", runVersion},
 		{"help", "show help for heir or a command", nil},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/heir-emd/heir/internal/event"
 	"github.com/heir-emd/heir/internal/report"
+	"github.com/heir-emd/heir/internal/testenv"
 )
 
 func heir(t *testing.T, args ...string) (int, string, string) {
@@ -203,4 +204,30 @@ func TestSensorCredentials(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, "ward4") || !strings.Contains(out, "revoked") {
 		t.Fatalf("list: %s", out)
 	}
+}
+
+func TestImportKnowledge(t *testing.T) {
+	dir := t.TempDir()
+	kev := testenvFile(t, "kev/known_exploited_vulnerabilities.json")
+	code, out, errOut := heir(t, "import", "kev", "--data", dir, kev)
+	if code != ExitOK || !strings.Contains(out, "imported 1404 kev records") {
+		t.Fatalf("kev: %d %s %s", code, out, errOut)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte(`{"vulnerabilities": [`), 0o644)
+	code, out, errOut = heir(t, "import", "kev", "--data", dir, bad)
+	if code != ExitUsage || !strings.Contains(out, "bad.json") || !strings.Contains(errOut, "nothing changed") {
+		t.Fatalf("broken file: %d %q %q", code, out, errOut)
+	}
+	if code, _, errOut := heir(t, "import", "--data", dir); code != ExitUsage || !strings.Contains(errOut, "csaf, kev") {
+		t.Fatalf("usage: %d %s", code, errOut)
+	}
+	if code, _, errOut := heir(t, "feeds", "update", "--nvd-years", "1999", "--data", dir); code != ExitUsage || !strings.Contains(errOut, "range of years") {
+		t.Fatalf("feeds usage: %d %s", code, errOut)
+	}
+}
+
+func testenvFile(t *testing.T, rel string) string {
+	t.Helper()
+	return testenv.DataFile(t, rel)
 }
