@@ -1,0 +1,152 @@
+package ui
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+
+	"github.com/heir-emd/heir/internal/server"
+)
+
+// api calls the node's JSON API in-process, as the browser that made the
+// page request: its cookie (or bearer token) goes with every sub-request,
+// so the API decides what the user may see and do.
+type api struct {
+	h atomic.Pointer[http.Handler]
+}
+
+// errNoAPI: SetAPI was not called (a wiring mistake).
+var errNoAPI = errors.New("the UI is not connected to the node's API")
+
+// apiError is an API answer other than 2xx, with its problem document.
+type apiError struct {
+	Status  int
+	Problem server.Problem
+}
+
+func (e *apiError) Error() string {
+	if e.Problem.Detail != "" {
+		return fmt.Sprintf("%d %s: %s", e.Status, e.Problem.Title, e.Problem.Detail)
+	}
+	return fmt.Sprintf("API answered %d", e.Status)
+}
+
+// maxAPIBody bounds an API answer the UI reads: the largest page the
+// UI asks for is a few hundred records.
+const maxAPIBody = 16 << 20
+
+// forwarded are the request headers a sub-request keeps: credentials,
+// what the server's origin check and client-address logic read, and the
+// user agent for its logs.
+var forwarded = []string{"Cookie", "Authorization", "Origin", "Sec-Fetch-Site", "X-Forwarded-For", "User-Agent"}
+
+// do sends one sub-request and decodes a JSON answer into out (nil: the
+// body is dropped).
+func (a *api) do(r *http.Request, method, path string, q url.Values, body, out any) error {
+	hp := a.h.Load()
+	if hp == nil {
+		return errNoAPI
+	}
+	target := path
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("encode %s %s: %w", method, path, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	sub, err := http.NewRequestWithContext(r.Context(), method, target, rd)
+	if err != nil {
+		return fmt.Errorf("sub-request %s %s: %w", method, path, err)
+	}
+	sub.Host, sub.RemoteAddr, sub.TLS = r.Host, r.RemoteAddr, r.TLS
+	for _, h := range forwarded {
+		for _, v := range r.Header.Values(h) {
+			sub.Header.Add(h, v)
+		}
+	}
+	sub.Header.Set("Accept", "application/json")
+	if body != nil {
+		sub.Header.Set("Content-Type", "application/json")
+		if tok := server.CSRFToken(r); tok != "" {
+			sub.Header.Set(server.CSRFHeader, tok)
+		}
+	}
+	rec := newRecorder(maxAPIBody)
+	(*hp).ServeHTTP(rec, sub)
+	if rec.overflow {
+		return fmt.Errorf("%s %s: answer larger than %d bytes", method, path, maxAPIBody)
+	}
+	if rec.status < 200 || rec.status > 299 {
+		e := &apiError{Status: rec.status}
+		_ = json.Unmarshal(rec.body.Bytes(), &e.Problem) // a body that is no problem document leaves the status
+		return e
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {
+		return fmt.Errorf("decode %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+func (a *api) get(r *http.Request, path string, q url.Values, out any) error {
+	return a.do(r, http.MethodGet, path, q, nil, out)
+}
+
+// recorder is a bounded in-memory ResponseWriter for sub-requests.
+type recorder struct {
+	header   http.Header
+	status   int
+	body     bytes.Buffer
+	limit    int
+	overflow bool
+}
+
+func newRecorder(limit int) *recorder { return &recorder{header: http.Header{}, limit: limit} }
+
+func (w *recorder) Header() http.Header { return w.header }
+
+func (w *recorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if w.body.Len()+len(b) > w.limit {
+		w.overflow = true
+		return 0, errors.New("sub-request answer too large")
+	}
+	return w.body.Write(b)
+}
+
+// pathID escapes an id for a path segment.
+func pathID(id string) string { return url.PathEscape(id) }
+
+// problemText is what a page says about a failed API call.
+func problemText(err error) string {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		d := ae.Problem.Detail
+		if d == "" {
+			d = http.StatusText(ae.Status)
+		}
+		return strings.TrimSuffix(d, ".") + "."
+	}
+	return "The node could not answer; its log says why."
+}
