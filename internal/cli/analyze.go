@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/heir-emd/heir/internal/capture"
+	"github.com/heir-emd/heir/internal/detect"
 	"github.com/heir-emd/heir/internal/event"
 	"github.com/heir-emd/heir/internal/report"
 	"github.com/heir-emd/heir/internal/sensor"
@@ -22,7 +23,7 @@ patient data, cleartext or default logins, obsolete TLS, SMBv1 …).`)
 	var (
 		asJSON  = fs.Bool("json", false, "print the report as one JSON document")
 		events  = fs.String("events", "", "also write every event (flows, observations, assets) as JSON lines to `FILE` ('-' for standard output)")
-		failOn  = fs.String("fail-on", "", "exit with code 1 if weaknesses of these `KINDS` were seen (comma-separated kinds, a severity such as 'high', or 'any')")
+		failOn  = fs.String("fail-on", "", "exit with code 1 if weaknesses of these `KINDS` were seen, or alerts of at least a severity (comma-separated kinds, a severity such as 'high', or 'any')")
 		progArg = fs.String("progress", "auto", "progress bar on standard error: auto (when it is a terminal), always or never")
 		cpuProf = fs.String("cpuprofile", "", "write a Go CPU profile of the analysis to `FILE` (for performance work)")
 	)
@@ -38,7 +39,8 @@ patient data, cleartext or default logins, obsolete TLS, SMBv1 …).`)
 	if err != nil {
 		return usageError(e.stderr, "analyze", "%v", err)
 	}
-	set, err := sf.build()
+	findings := detect.NewCollector()
+	set, err := sf.build(findings, e.log)
 	if err != nil {
 		return usageError(e.stderr, "analyze", "%v", err)
 	}
@@ -51,6 +53,9 @@ patient data, cleartext or default logins, obsolete TLS, SMBv1 …).`)
 
 	collector := report.NewCollector()
 	outs := []sensor.Output{set.inventory, collector}
+	if set.detect != nil {
+		outs = append(outs, set.detect)
+	}
 	var jl *jsonLines
 	if *events != "" {
 		w, closeFn, err := openOutput(*events, e.stdout)
@@ -82,10 +87,22 @@ patient data, cleartext or default logins, obsolete TLS, SMBv1 …).`)
 		fmt.Fprintf(e.stderr, "heir analyze: interrupted: %v\n", err)
 		return ExitInternal
 	}
+	if set.detect != nil {
+		// The capture is over: close every open alert, emit every
+		// finding as it stands.
+		set.detect.Flush()
+	}
+	alerts, found := findings.Alerts(), findings.Findings()
 	assets := set.inventory.Assets()
 	if jl != nil {
 		for i := range assets {
 			jl.write(&assets[i])
+		}
+		for i := range found {
+			jl.write(&found[i])
+		}
+		for i := range alerts {
+			jl.write(&alerts[i])
 		}
 		if err := jl.flush(); err != nil {
 			fmt.Fprintf(e.stderr, "heir analyze: write events: %v\n", err)
@@ -93,6 +110,8 @@ patient data, cleartext or default logins, obsolete TLS, SMBv1 …).`)
 		}
 	}
 	rep := collector.Report(s.Stats(), src.Stats(), assets)
+	rep.Findings, rep.Alerts = found, alerts
+	rep.Detection = set.detect != nil
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -115,7 +134,25 @@ patient data, cleartext or default logins, obsolete TLS, SMBv1 …).`)
 			return ExitFindings
 		}
 	}
+	for _, a := range rep.Alerts {
+		if alertFails(*failOn, a.Severity) {
+			return ExitFindings
+		}
+	}
 	return ExitOK
+}
+
+// alertFails says whether --fail-on's severity threshold (or "any")
+// covers an alert of severity sev.
+func alertFails(spec, sev string) bool {
+	rank := map[string]int{"low": 1, "medium": 2, "high": 3, "critical": 4}
+	for _, part := range strings.Split(spec, ",") {
+		part = strings.TrimSpace(part)
+		if part == "any" || (rank[part] > 0 && rank[sev] >= rank[part]) {
+			return true
+		}
+	}
+	return false
 }
 
 func allFailed(in []capture.InputStats) bool {

@@ -89,7 +89,7 @@ func TestAnalyzeText(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, section := range []string{"DEVICES", "PROTOCOLS", "WEAKNESSES", "7,911 packets"} {
+	for _, section := range []string{"DEVICES", "PROTOCOLS", "FINDINGS", "ALERTS", "7,911 packets"} {
 		if !strings.Contains(out, section) {
 			t.Errorf("text report lacks %q:\n%s", section, out)
 		}
@@ -124,14 +124,15 @@ func TestSenseReplayEvents(t *testing.T) {
 			t.Fatalf("line without v=1: %s", sc.Text())
 		}
 		types[rec.Type]++
-		final = final || rec.Final
+		final = final || (rec.Type == event.TypeStats && rec.Final)
 	}
-	if types[event.TypeFlow] == 0 || types[event.TypeStats] == 0 || !final {
+	// The lab capture's attacks and weaknesses give alerts and findings.
+	if types[event.TypeFlow] == 0 || types[event.TypeStats] == 0 || !final || types[event.TypeAlert] == 0 || types[event.TypeFinding] == 0 {
 		t.Fatalf("event types %v, final stats %v", types, final)
 	}
 	for ty := range types {
 		switch ty {
-		case event.TypeFlow, event.TypeObservation, event.TypeAsset, event.TypeStats:
+		case event.TypeFlow, event.TypeObservation, event.TypeAsset, event.TypeStats, event.TypeFinding, event.TypeAlert:
 		default:
 			t.Errorf("undocumented event type %q", ty)
 		}
@@ -230,4 +231,55 @@ func TestImportKnowledge(t *testing.T) {
 func testenvFile(t *testing.T, rel string) string {
 	t.Helper()
 	return testenv.DataFile(t, rel)
+}
+
+// A broken rule file is refused with its place; an imported indicator
+// list is used.
+func TestDetectionFlags(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("version: 1\nrules:\n  - id: x\n    title: t\n    severity: urgent\n"), 0o644)
+	code, _, errOut := heir(t, "analyze", "--rules", bad, labCapture)
+	if code != ExitUsage || !strings.Contains(errOut, "bad.yaml:5:15: severity must be") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	list := filepath.Join(dir, "list.txt")
+	os.WriteFile(list, []byte("10.77.0.66 lab attacker\n"), 0o644)
+	code, out, errOut := heir(t, "analyze", "--json", "--indicators", list, labCapture)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var rep struct {
+		Alerts []event.Alert `json:"alerts"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	listed := 0
+	for _, a := range rep.Alerts {
+		if a.Rule == "known-bad-peer" {
+			listed++
+		}
+	}
+	if listed == 0 {
+		t.Errorf("no known-bad-peer alert for a listed address; alerts: %d", len(rep.Alerts))
+	}
+	code, out, _ = heir(t, "analyze", "--json", "--no-detect", labCapture)
+	if code != ExitOK || strings.Contains(out, `"alerts"`) {
+		t.Errorf("--no-detect: exit %d, alerts present", code)
+	}
+}
+
+func TestFailOn(t *testing.T) {
+	// The lab capture has high-severity weaknesses (cleartext PHI) and
+	// high alerts, but no weak cipher.
+	if code, _, _ := heir(t, "analyze", "--fail-on", "high", labCapture); code != ExitFindings {
+		t.Fatalf("--fail-on high: exit %d", code)
+	}
+	if code, _, _ := heir(t, "analyze", "--fail-on", "weak-cipher", labCapture); code != ExitOK {
+		t.Fatalf("--fail-on weak-cipher: exit %d", code)
+	}
+	if !alertFails("high", "critical") || alertFails("critical", "high") || alertFails("weak-cipher", "critical") {
+		t.Fatal("alertFails")
+	}
 }

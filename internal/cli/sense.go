@@ -6,15 +6,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/heir-emd/heir/internal/bus"
 	"github.com/heir-emd/heir/internal/capture"
+	"github.com/heir-emd/heir/internal/detect"
 	"github.com/heir-emd/heir/internal/event"
 	"github.com/heir-emd/heir/internal/sensor"
 )
@@ -28,6 +32,29 @@ type statsRecord struct {
 	Sensor sensor.Stats         `json:"sensor"`
 	Inputs []capture.InputStats `json:"inputs"`
 	Bus    *bus.PublisherStats  `json:"bus,omitempty"`
+	Detect *detect.Stats        `json:"detect,omitempty"`
+}
+
+// eventSink writes the engine's alerts and findings as JSON lines and to
+// the node's bus. The engine calls it on the sensor's goroutine, under
+// the command's lock, like every other writer.
+type eventSink struct {
+	jl  *jsonLines
+	pub *bus.Publisher
+}
+
+func (s *eventSink) Alert(a *event.Alert) {
+	s.jl.write(a)
+	if s.pub != nil {
+		s.pub.Publish(event.TypeAlert, a)
+	}
+}
+
+func (s *eventSink) Finding(f *event.Finding) {
+	s.jl.write(f)
+	if s.pub != nil {
+		s.pub.Publish(event.TypeFinding, f)
+	}
 }
 
 func runSense(e *env, args []string) int {
@@ -70,7 +97,8 @@ captures end (replay).`)
 	case *assetsInt <= 0 || *statsInt <= 0:
 		return usageError(e.stderr, "sense", "--asset-interval and --stats-interval must be positive")
 	}
-	set, err := sf.build()
+	sink := &eventSink{}
+	set, err := sf.build(sink, e.log)
 	if err != nil {
 		return usageError(e.stderr, "sense", "%v", err)
 	}
@@ -122,7 +150,11 @@ captures end (replay).`)
 	defer src.Close()
 
 	jl := newJSONLines(w)
+	sink.jl, sink.pub = jl, pub
 	outs := []sensor.Output{set.inventory, jl}
+	if set.detect != nil {
+		outs = append(outs, set.detect)
+	}
 	if pub != nil {
 		outs = append(outs, busOutput{pub})
 	}
@@ -142,6 +174,10 @@ captures end (replay).`)
 		if pub != nil {
 			st := pub.Stats()
 			rec.Bus = &st
+		}
+		if set.detect != nil {
+			st := set.detect.Stats()
+			rec.Detect = &st
 		}
 		jl.write(rec)
 		if pub != nil {
@@ -187,8 +223,12 @@ captures end (replay).`)
 				mu.Lock()
 				if live {
 					// Replays run on capture time; only live capture
-					// ages flows by the wall clock.
+					// ages flows (and closes quiet alerts) by the wall
+					// clock.
 					s.Tick(now)
+					if set.detect != nil {
+						set.detect.Tick(now)
+					}
 				}
 				if now.Sub(lastAssets) >= *assetsInt {
 					emitAssets()
@@ -206,9 +246,40 @@ captures end (replay).`)
 			}
 		}
 	})
+	if set.detect != nil {
+		// Rules and indicator lists reload without a restart: on SIGHUP,
+		// and when a file changes. A broken file is refused (logged with
+		// file:line:column) and the rules in force stay.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		g.Go(func() error {
+			for {
+				select {
+				case <-gctx.Done():
+					return nil
+				case <-hup:
+					if err := set.detect.ReloadFiles(set.files); err != nil {
+						fmt.Fprintf(e.stderr, "heir sense: rules not reloaded, the previous ones stay: %v\n", err)
+					}
+				}
+			}
+		})
+		if set.files.Rules != "" || len(set.files.Indicators) > 0 {
+			g.Go(func() error {
+				if err := set.detect.WatchFiles(gctx, set.files, 2*time.Second); !errors.Is(err, context.Canceled) {
+					return err
+				}
+				return nil
+			})
+		}
+	}
 	runErr := g.Wait()
 	mu.Lock()
 	s.Finish()
+	if set.detect != nil {
+		set.detect.Flush()
+	}
 	emitAssets()
 	emitStats(true)
 	flushErr := jl.flush()

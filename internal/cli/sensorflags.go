@@ -6,11 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/heir-emd/heir/internal/capture"
+	"github.com/heir-emd/heir/internal/detect"
 	"github.com/heir-emd/heir/internal/event"
 	"github.com/heir-emd/heir/internal/flow"
 	"github.com/heir-emd/heir/internal/proto"
@@ -36,6 +38,23 @@ type sensorFlags struct {
 	credentials string
 	noDefaults  bool
 	ouiPath     string
+	rules       string
+	indicators  fileList
+	noDetect    bool
+}
+
+// fileList is a repeatable flag of file names (also comma-separated).
+type fileList []string
+
+func (l *fileList) String() string { return strings.Join(*l, ",") }
+
+func (l *fileList) Set(s string) error {
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
 }
 
 func (sf *sensorFlags) register(fs *flag.FlagSet) {
@@ -45,6 +64,9 @@ func (sf *sensorFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&sf.features, "flow-features", false, "add packet-size and timing features to flow records")
 	fs.StringVar(&sf.credentials, "credentials", "", "extra known-default credentials, a CSV `FILE` in the format of docs/credentials.md")
 	fs.BoolVar(&sf.noDefaults, "no-default-credentials", false, "do not check logins against known default credentials")
+	fs.StringVar(&sf.rules, "rules", "", "detection rules `FILE` (YAML, docs/rules.md) instead of heir's shipped rules; reloaded on SIGHUP and when it changes (heir sense)")
+	fs.Var(&sf.indicators, "indicators", "known-bad indicator list `FILE`: IPs, CIDRs, domains, certificate SHA-1s, abuse.ch SSLBL CSV or STIX 2.1 bundle (repeatable; docs/detections.md)")
+	fs.BoolVar(&sf.noDetect, "no-detect", false, "run no detection rules (no alerts or findings)")
 	fs.StringVar(&sf.ouiPath, "oui", "", "a newer IEEE registry (oui.csv, or a folder such as /usr/share/ieee-data) over heir's embedded one, for MAC vendors")
 }
 
@@ -53,9 +75,15 @@ type setup struct {
 	config     sensor.Config
 	dissectors []proto.Dissector
 	inventory  inventory
+	// detect is the detection engine (nil with --no-detect); it must be
+	// given the sensor's output (sensor.Tee) and is its packet observer.
+	detect *detect.Engine
+	files  detect.Files
 }
 
-func (sf *sensorFlags) build() (*setup, error) {
+// build wires the sensor. Alerts and findings go to sink (nil: no
+// detection).
+func (sf *sensorFlags) build(sink detect.Sink, log *slog.Logger) (*setup, error) {
 	cfg := sensor.Config{Flow: flow.DefaultConfig}
 	if sf.maxFlows <= 0 {
 		return nil, fmt.Errorf("--max-flows must be positive, got %d", sf.maxFlows)
@@ -91,7 +119,25 @@ func (sf *sensorFlags) build() (*setup, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &setup{config: cfg, dissectors: registry.All(opts), inventory: inv}, nil
+	set := &setup{inventory: inv}
+	if !sf.noDetect && sink != nil {
+		set.files = detect.Files{Rules: sf.rules, Indicators: sf.indicators}
+		rs, ind, err := set.files.Load()
+		if err != nil {
+			// "rules.yaml:12:24: count must be a whole number …"
+			return nil, err
+		}
+		set.detect, err = detect.New(detect.Config{Rules: rs, Indicators: ind, Logger: log}, sink)
+		if err != nil {
+			return nil, err
+		}
+		opts.HTTPInspector = set.detect.Inspector()
+		cfg.Packets = set.detect
+	} else if sf.rules != "" || len(sf.indicators) > 0 {
+		return nil, fmt.Errorf("--rules and --indicators need detection (drop --no-detect)")
+	}
+	set.config, set.dissectors = cfg, registry.All(opts)
+	return set, nil
 }
 
 // runSource feeds src through s until it ends, updating the progress bar.

@@ -28,6 +28,13 @@ type Report struct {
 	Protocols    []Protocol           `json:"protocols"`
 	Weaknesses   []Weakness           `json:"weaknesses"`
 	Observations map[string]uint64    `json:"observations"`
+	// Findings and Alerts are what the detection rules reported
+	// (internal/detect), as they stood at the end of the capture.
+	Findings []event.Finding `json:"findings,omitempty"`
+	Alerts   []event.Alert   `json:"alerts,omitempty"`
+	// Detection says the detection rules ran (they do unless turned off):
+	// findings then stand for the weaknesses in the text report.
+	Detection bool `json:"detection"`
 }
 
 // Protocol is the traffic of one application protocol (or transport, for

@@ -56,19 +56,54 @@ func (r *Report) WriteText(out io.Writer) error {
 	w.Flush()
 	fmt.Fprintln(bw)
 
-	fmt.Fprintf(bw, "WEAKNESSES (%d)\n", len(r.Weaknesses))
-	if len(r.Weaknesses) > 0 {
-		fmt.Fprintln(w, "SEVERITY\tWEAKNESS\tENDPOINT\tPROTOCOL\tSEEN\tDETAIL")
-		for _, wk := range r.Weaknesses {
-			ep := wk.Endpoint.String()
-			if wk.Port != 0 {
-				ep = netip.AddrPortFrom(wk.Endpoint, wk.Port).String() // brackets IPv6
+	// With detection on, findings are the weaknesses, with their
+	// taxonomy tags; without it, the dissectors' weaknesses are listed.
+	if !r.Detection {
+		fmt.Fprintf(bw, "WEAKNESSES (%d)\n", len(r.Weaknesses))
+		if len(r.Weaknesses) > 0 {
+			fmt.Fprintln(w, "SEVERITY\tWEAKNESS\tENDPOINT\tPROTOCOL\tSEEN\tDETAIL")
+			for _, wk := range r.Weaknesses {
+				ep := wk.Endpoint.String()
+				if wk.Port != 0 {
+					ep = netip.AddrPortFrom(wk.Endpoint, wk.Port).String() // brackets IPv6
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", wk.Severity, wk.Kind, ep, wk.Proto, wk.Count, clip(wk.Detail, 70))
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", wk.Severity, wk.Kind, ep, wk.Proto, wk.Count, clip(wk.Detail, 70))
+			w.Flush()
+		} else {
+			fmt.Fprintln(bw, "none seen")
 		}
-		w.Flush()
-	} else {
-		fmt.Fprintln(bw, "none seen")
+	}
+
+	if r.Detection {
+		fmt.Fprintf(bw, "FINDINGS (%d)\n", len(r.Findings))
+		if len(r.Findings) > 0 {
+			fmt.Fprintln(w, "SEVERITY\tFINDING\tENDPOINT\tPROTOCOL\tSEEN\tTAGS")
+			for _, f := range r.Findings {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", f.Severity, f.Rule, endpoint(f.Endpoint), f.Proto, f.Count, clip(tagIDs(f.Tags), 60))
+			}
+			w.Flush()
+		} else {
+			fmt.Fprintln(bw, "none seen")
+		}
+		fmt.Fprintf(bw, "\nALERTS (%d)\n", len(r.Alerts))
+		if len(r.Alerts) > 0 {
+			fmt.Fprintln(w, "SEVERITY\tALERT\tSOURCE\tTARGET\tSTART\tFOR\tCOUNT\tDESCRIPTION")
+			for _, a := range r.Alerts {
+				target := "-"
+				if len(a.Targets) > 0 {
+					target = endpoint(a.Targets[0])
+					if a.TargetCount > 1 {
+						target += fmt.Sprintf(" +%d", a.TargetCount-1)
+					}
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", a.Severity, a.Rule, endpoint(a.Source), target,
+					a.Start.Format("15:04:05"), a.End.Sub(a.Start).Round(time.Millisecond), a.Count, clip(a.Description, 70))
+			}
+			w.Flush()
+		} else {
+			fmt.Fprintln(bw, "none seen")
+		}
 	}
 
 	notes := r.notes()
@@ -190,4 +225,31 @@ func bytesize(n uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// endpoint renders an address with its port when it has one.
+func endpoint(e event.Endpoint) string {
+	if !e.IP.IsValid() {
+		return dash(e.MAC)
+	}
+	if e.Port != 0 {
+		return netip.AddrPortFrom(e.IP, e.Port).String()
+	}
+	return e.IP.String()
+}
+
+// tagIDs lists tags as taxonomy-short:id ("ENISA 11, A02, I7, T1040").
+func tagIDs(tags []event.Tag) string {
+	var out []string
+	for _, t := range tags {
+		switch t.Taxonomy {
+		case event.TaxENISA:
+			out = append(out, "ENISA "+t.ID)
+		case event.TaxOWASP2025:
+			continue // the 2021 ids stand for both in the text report
+		default:
+			out = append(out, t.ID)
+		}
+	}
+	return strings.Join(out, ", ")
 }

@@ -23,6 +23,10 @@ type Options struct {
 	// Defaults checks logins against known default credentials; nil
 	// disables the check.
 	Defaults DefaultChecker
+	// HTTPInspector, if set, sees every HTTP request's raw target, head
+	// and first body bytes to find attacks (internal/detect's
+	// Engine.Inspector()).
+	HTTPInspector httpproto.RequestInspector
 }
 
 // DefaultChecker says whether a user name and password pair is a known
@@ -40,7 +44,7 @@ func All(opts Options) []proto.Dissector {
 		hl7.New(),
 		mqtt.New(opts.Defaults),
 		tls.New(),
-		httpproto.New(opts.Defaults),
+		httpproto.New(opts.Defaults, httpproto.WithInspector(opts.HTTPInspector)),
 		telnet.New(opts.Defaults),
 		ftp.New(opts.Defaults),
 		smb.New(),
