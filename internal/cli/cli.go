@@ -42,6 +42,8 @@ func commands() []command {
 	return []command{
 		{"analyze", "analyse capture files: devices, protocols and weaknesses", runAnalyze},
 		{"sense", "run the sensor on interfaces or captures, writing events as JSON lines", runSense},
+		{"score", "score every device's risk and the hospital's (RAMA), riskiest first", runScore},
+		{"explain", "explain one device's risk score point by point", runExplain},
 		{"import", "import advisories, KEV, EPSS, NVD, end-of-life data, SBOMs, VEX and inventories", runImport},
 		{"feeds", "download and import the vulnerability feeds (heir feeds update)", runFeeds},
 		{"sensor", "issue, revoke and list the credentials of sensors that send to this node", runSensor},

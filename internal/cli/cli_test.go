@@ -283,3 +283,52 @@ func TestFailOn(t *testing.T) {
 		t.Fatal("alertFails")
 	}
 }
+
+// TestScoreAndExplain scores the lab capture and, through an event file,
+// the same devices: the patient monitor with default credentials on
+// Telnet, FTP and HTTP must be the riskiest either way.
+func TestScoreAndExplain(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := heir(t, "score", "--data", dir, "--json", labCapture)
+	if code != ExitOK {
+		t.Fatalf("score: %d %s", code, errOut)
+	}
+	var rep struct {
+		Type     string
+		Hospital struct{ Score float64 }
+		Devices  []struct {
+			ID       string
+			Residual float64
+			Band     string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("score JSON: %v", err)
+	}
+	if len(rep.Devices) != 12 || rep.Devices[0].ID != "mac-024d4c000032" || rep.Devices[0].Residual < 70 || rep.Hospital.Score <= 0 {
+		t.Fatalf("riskiest: %+v", rep.Devices)
+	}
+	for i := 1; i < len(rep.Devices); i++ {
+		if rep.Devices[i].Residual > rep.Devices[i-1].Residual {
+			t.Fatalf("not riskiest first: %+v", rep.Devices)
+		}
+	}
+	events := filepath.Join(dir, "events.jsonl")
+	if code, _, errOut := heir(t, "analyze", "--events", events, labCapture); code != ExitOK {
+		t.Fatalf("analyze --events: %s", errOut)
+	}
+	code, out, errOut = heir(t, "score", "--data", dir, "--top", "1", events)
+	if code != ExitOK || !strings.Contains(out, "mac-024d4c000032") || !strings.Contains(out, "Local RAMA") {
+		t.Fatalf("score from events: %d %s %s", code, out, errOut)
+	}
+	code, out, errOut = heir(t, "explain", "--data", dir, "10.77.0.50", events)
+	if code != ExitOK || !strings.Contains(out, "default-credentials") || !strings.Contains(out, "patient-monitor") {
+		t.Fatalf("explain: %d %s %s", code, out, errOut)
+	}
+	if code, _, errOut := heir(t, "explain", "--data", dir, "10.9.9.9", events); code != ExitUsage || !strings.Contains(errOut, "no device") {
+		t.Fatalf("unknown device: %d %s", code, errOut)
+	}
+	if code, _, errOut := heir(t, "score", "--data", dir); code != ExitUsage || !strings.Contains(errOut, "no devices") {
+		t.Fatalf("no inputs: %d %s", code, errOut)
+	}
+}
