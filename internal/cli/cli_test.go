@@ -332,3 +332,33 @@ func TestScoreAndExplain(t *testing.T) {
 		t.Fatalf("no inputs: %d %s", code, errOut)
 	}
 }
+
+// TestDecideFalsePositive: a device from an imported inventory matches
+// an ICSMA advisory (St. Jude EX1100 firmware below 8.2.2 has
+// CVE-2017-5149); an analyst marks it false positive; it stops counting,
+// and the decision survives a re-import of the advisory.
+func TestDecideFalsePositive(t *testing.T) {
+	dir := t.TempDir()
+	adv := testenvFile(t, "advisories/csaf-icsma/icsma-17-009-01a.json")
+	inv := filepath.Join(dir, "inventory.csv")
+	os.WriteFile(inv, []byte("name,ip,mac,vendor,model,firmware,role\nmerlin-1,10.1.0.5,02:00:00:00:00:05,St. Jude Medical,EX1100,8.1.0,patient-monitor\n"), 0o644)
+	for _, args := range [][]string{{"import", "csaf", "--data", dir, adv}, {"import", "inventory", "--data", dir, inv}} {
+		if code, _, errOut := heir(t, args...); code != ExitOK {
+			t.Fatalf("%v: %s", args, errOut)
+		}
+	}
+	if _, out, _ := heir(t, "explain", "--data", dir, "merlin-1"); !strings.Contains(out, "vulnerability CVE-2017-5149") {
+		t.Fatalf("no match before the decision:\n%s", out)
+	}
+	if code, _, errOut := heir(t, "decide", "--data", dir, "merlin-1", "CVE-2017-5149", "false-positive"); code != ExitUsage || !strings.Contains(errOut, "--comment") {
+		t.Fatalf("decision without a comment: %d %s", code, errOut)
+	}
+	if code, _, errOut := heir(t, "decide", "--data", dir, "--comment", "firmware 8.2.2 checked on site", "merlin-1", "CVE-2017-5149", "false-positive"); code != ExitOK {
+		t.Fatalf("decide: %s", errOut)
+	}
+	heir(t, "import", "csaf", "--data", dir, adv)
+	_, out, _ := heir(t, "explain", "--data", dir, "merlin-1")
+	if !strings.Contains(out, "CVE-2017-5149: false-positive") || !strings.Contains(out, "RAMA 0.0") {
+		t.Fatalf("decision not respected after re-import:\n%s", out)
+	}
+}
