@@ -1,0 +1,283 @@
+// Package node is the hospital node's own work, between the bus, the
+// store and the web server: it stores what sensors publish exactly once,
+// tells the web server about new alerts, and rescores every device
+// (RAMA) on a schedule, keeping a snapshot per day.
+//
+// It depends on small interfaces of the store and on the bus envelope;
+// the command line builds the concrete parts and hands them in.
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/heir-emd/heir/internal/assess"
+	"github.com/heir-emd/heir/internal/bus"
+	"github.com/heir-emd/heir/internal/event"
+	"github.com/heir-emd/heir/internal/inventory"
+	"github.com/heir-emd/heir/internal/rama"
+	"github.com/heir-emd/heir/internal/report"
+	"github.com/heir-emd/heir/internal/store"
+	"github.com/heir-emd/heir/internal/vuln"
+)
+
+// AlertPublisher receives every alert update the node stores, for live
+// views (the web server's event stream).
+type AlertPublisher interface {
+	PublishAlert(a *event.Alert)
+}
+
+// Ingest stores the events sensors publish. It implements bus.Handler:
+// the bus delivers at least once, IngestOnce stores exactly once.
+type Ingest struct {
+	Events store.Events
+	Alerts AlertPublisher // may be nil
+	Log    *slog.Logger
+
+	in, stored, dup, bad atomic.Uint64
+}
+
+// IngestStats count the ingest path's work.
+type IngestStats struct {
+	In         uint64 `json:"events_in"`
+	Stored     uint64 `json:"events_stored"`
+	Duplicates uint64 `json:"duplicates"`
+	Rejected   uint64 `json:"rejected"`
+}
+
+// Stats returns the counters so far.
+func (h *Ingest) Stats() IngestStats {
+	return IngestStats{In: h.in.Load(), Stored: h.stored.Load(), Duplicates: h.dup.Load(), Rejected: h.bad.Load()}
+}
+
+// Handle stores one envelope. Records the node does not keep (flows,
+// observations, statistics) are acknowledged without storing: the sensor
+// already used them to build assets, findings and alerts.
+func (h *Ingest) Handle(ctx context.Context, env bus.Envelope) error {
+	h.in.Add(1)
+	rec, err := env.Decode()
+	if err != nil {
+		h.bad.Add(1)
+		return bus.Permanent(fmt.Errorf("ingest %s: %w", env.ID, err))
+	}
+	var alert *event.Alert
+	stored, err := h.Events.IngestOnce(ctx, env.ID, func(ctx context.Context, tx store.Tx) error {
+		switch r := rec.(type) {
+		case *event.Asset:
+			return tx.UpsertAsset(ctx, *r)
+		case *event.Finding:
+			return tx.UpsertFinding(ctx, *r)
+		case *event.Alert:
+			alert = r
+			return tx.UpsertAlert(ctx, *r)
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrInvalid) {
+			h.bad.Add(1)
+			return bus.Permanent(fmt.Errorf("ingest %s from %s: %w", env.ID, env.Sensor, err))
+		}
+		return err
+	}
+	if !stored {
+		h.dup.Add(1)
+		return nil
+	}
+	h.stored.Add(1)
+	if alert != nil && h.Alerts != nil {
+		h.Alerts.PublishAlert(alert)
+	}
+	return nil
+}
+
+// ScoreStore is what scoring reads and writes.
+type ScoreStore interface {
+	store.Assets
+	store.Findings
+	store.Alerts
+	store.Scores
+}
+
+// Knowledge loads the imported vulnerability knowledge and inventories
+// (heir import); it is called at every scoring run, so imports made while
+// the node runs count at the next run.
+type Knowledge func() (*vuln.KB, []inventory.Device, error)
+
+// Scoring rescores every device and the hospital.
+type Scoring struct {
+	Store     ScoreStore
+	Knowledge Knowledge // nil: no vulnerability matching
+	Config    *rama.Config
+	Site      *rama.Site
+	// AlertWindow is how far back alerts count (they decay anyway).
+	AlertWindow time.Duration
+	Log         *slog.Logger
+
+	last atomic.Pointer[ScoreRun]
+}
+
+// ScoreRun describes one scoring run.
+type ScoreRun struct {
+	At       time.Time     `json:"at"`
+	Devices  int           `json:"devices"`
+	Hospital float64       `json:"hospital"`
+	Took     time.Duration `json:"took"`
+}
+
+// Last returns the latest run, nil before the first.
+func (s *Scoring) Last() *ScoreRun { return s.last.Load() }
+
+// Run scores now and then every interval until ctx ends. A failed run is
+// logged and retried at the next tick.
+func (s *Scoring) Run(ctx context.Context, every time.Duration) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := s.Once(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			s.Log.Warn("scoring failed; retrying at the next interval", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Once scores every device as of now and stores today's snapshots.
+func (s *Scoring) Once(ctx context.Context, now time.Time) (*ScoreRun, error) {
+	start := time.Now()
+	in := assess.Inputs{Severity: report.Severity, Detection: true, At: now, Site: s.Site}
+	var err error
+	if in.Assets, err = allAssets(ctx, s.Store); err != nil {
+		return nil, err
+	}
+	if in.Findings, err = allFindings(ctx, s.Store); err != nil {
+		return nil, err
+	}
+	window := s.AlertWindow
+	if window <= 0 {
+		window = 30 * 24 * time.Hour
+	}
+	if in.Alerts, err = alertsSince(ctx, s.Store, now.Add(-window)); err != nil {
+		return nil, err
+	}
+	if s.Knowledge != nil {
+		kb, imported, err := s.Knowledge()
+		if err != nil {
+			return nil, fmt.Errorf("scoring: knowledge: %w", err)
+		}
+		in.Knowledge, in.Imported, in.Norm = kb, imported, vuln.DefaultNormaliser()
+	}
+	devs, err := assess.Build(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	cfg := s.Config
+	if cfg == nil {
+		cfg = rama.DefaultConfig()
+	}
+	scorer, err := rama.NewScorer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	eng := rama.NewEngine(scorer)
+	ptrs := make([]*rama.Device, len(devs))
+	for i := range devs {
+		ptrs[i] = &devs[i].Input
+	}
+	if err := eng.Load(ctx, ptrs, now); err != nil {
+		return nil, err
+	}
+	day := store.Day(now)
+	for _, d := range ptrs {
+		r, ok := eng.Result(d.ID)
+		if !ok {
+			continue
+		}
+		b, _ := eng.Explain(d.ID, now)
+		raw, err := json.Marshal(b)
+		if err != nil {
+			return nil, fmt.Errorf("scoring: breakdown of %s: %w", d.ID, err)
+		}
+		if err := s.Store.PutScore(ctx, store.Score{Kind: store.ScoreDevice, Subject: d.ID, Day: day,
+			Score: roundScore(r.Residual), Band: string(r.Band), Breakdown: raw}); err != nil {
+			return nil, fmt.Errorf("scoring: store %s: %w", d.ID, err)
+		}
+	}
+	h := eng.Hospital()
+	raw, err := json.Marshal(h)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Store.PutScore(ctx, store.Score{Kind: store.ScoreHospital, Subject: HospitalSubject, Day: day,
+		Score: roundScore(h.Score), Band: string(h.Band), Breakdown: raw}); err != nil {
+		return nil, fmt.Errorf("scoring: store hospital: %w", err)
+	}
+	run := &ScoreRun{At: now, Devices: len(devs), Hospital: h.Score, Took: time.Since(start)}
+	s.last.Store(run)
+	return run, nil
+}
+
+// HospitalSubject is the subject of the hospital's own score.
+const HospitalSubject = "hospital"
+
+func roundScore(x float64) int { return int(x + 0.5) }
+
+func allAssets(ctx context.Context, st store.Assets) ([]event.Asset, error) {
+	var out []event.Asset
+	q := store.AssetQuery{ListOptions: store.ListOptions{Limit: store.MaxLimit, Sort: store.Sort{Key: "id"}}}
+	for {
+		p, err := st.ListAssets(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("scoring: list assets: %w", err)
+		}
+		for _, a := range p.Items {
+			out = append(out, a.Asset)
+		}
+		if p.Next == "" {
+			return out, nil
+		}
+		q.Cursor = p.Next
+	}
+}
+
+func allFindings(ctx context.Context, st store.Findings) ([]event.Finding, error) {
+	var out []event.Finding
+	q := store.FindingQuery{ListOptions: store.ListOptions{Limit: store.MaxLimit, Sort: store.Sort{Key: "id"}}}
+	for {
+		p, err := st.ListFindings(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("scoring: list findings: %w", err)
+		}
+		for _, f := range p.Items {
+			out = append(out, f.Finding) // the stored state: analysts' decisions count
+		}
+		if p.Next == "" {
+			return out, nil
+		}
+		q.Cursor = p.Next
+	}
+}
+
+func alertsSince(ctx context.Context, st store.Alerts, since time.Time) ([]event.Alert, error) {
+	var out []event.Alert
+	q := store.AlertQuery{ListOptions: store.ListOptions{Limit: store.MaxLimit, Sort: store.Sort{Key: "id"}}, Since: since}
+	for {
+		p, err := st.ListAlerts(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("scoring: list alerts: %w", err)
+		}
+		out = append(out, p.Items...)
+		if p.Next == "" {
+			return out, nil
+		}
+		q.Cursor = p.Next
+	}
+}
