@@ -22,7 +22,7 @@ import (
 )
 
 type alertLog struct {
-	mu sync.Mutex
+	mu  sync.Mutex
 	ids []string
 }
 
