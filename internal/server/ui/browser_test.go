@@ -206,6 +206,33 @@ func (b *browser) clean(where string) {
 	}
 }
 
+// axeScript is axe-core (web/package-lock.json, copied by build.mjs).
+var axeScript = sync.OnceValues(func() ([]byte, error) { return os.ReadFile(filepath.Join("testdata", "vendor", "axe.min.js")) })
+
+type axeViolation struct {
+	ID, Impact, Help string
+	Nodes            []string
+}
+
+// audit runs axe-core's WCAG 2.1 A and AA rules (contrast, names,
+// labels, landmarks, ARIA use …) on the page and fails on any violation.
+func (b *browser) audit(where string) {
+	b.t.Helper()
+	src, err := axeScript()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if !eval[bool](b, `typeof window.axe !== 'undefined'`) {
+		eval[chromedp.Void](b, string(src))
+	}
+	vs := eval[[]axeViolation](b, `axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, resultTypes: ['violations']})
+		.then(r => r.violations.map(v => ({ID: v.id, Impact: v.impact || '', Help: v.help,
+			Nodes: v.nodes.slice(0, 4).map(n => n.target.join(' ') + ': ' + (n.failureSummary || '').replace(/\s+/g, ' '))})))`)
+	for _, v := range vs {
+		b.t.Errorf("%s: accessibility (axe %s, %s): %s\n  %s", where, v.ID, v.Impact, v.Help, strings.Join(v.Nodes, "\n  "))
+	}
+}
+
 // shot writes a full-page screenshot to test-output/ui/name.png.
 func (b *browser) shot(name string) {
 	b.t.Helper()
@@ -302,6 +329,7 @@ func TestBrowser(t *testing.T) {
 			}
 		}
 		b.clean("overview")
+		b.audit("overview")
 		b.shot("overview-laptop")
 	})
 
@@ -335,13 +363,14 @@ func TestBrowser(t *testing.T) {
 		before := eval[float64](b, `parseFloat(getComputedStyle(document.querySelector('#chart-bands svg text')).fontSize) || parseFloat(document.querySelector('#chart-bands svg text').getAttribute('font-size')) || 0`)
 		b.do("large type", chromedp.Click(chromedp.CSS(`form[action="/display"] button`)))
 		b.wait("large type", `document.documentElement.classList.contains('large') && [...document.querySelectorAll('[data-chart]')].every(e => e.dataset.rendered === 'true')`)
-		if r := eval[string](b, `document.querySelector('meta[http-equiv="refresh"]')?.content || ''`); r == "" {
-			t.Error("the wall-screen overview does not refresh itself")
+		if r := eval[string](b, `document.body.dataset.refresh || ''`); r == "" || eval[int](b, `document.querySelectorAll('[data-refresh-bar] button').length`) != 1 {
+			t.Error("the wall-screen overview does not reload itself, or offers no way to stop it")
 		}
 		after := eval[float64](b, `parseFloat(getComputedStyle(document.querySelector('#chart-bands svg text')).fontSize) || parseFloat(document.querySelector('#chart-bands svg text').getAttribute('font-size')) || 0`)
 		if after < before*1.3 {
 			t.Errorf("chart text %.1fpx in large type, %.1fpx before: not larger", after, before)
 		}
+		b.audit("overview in large type")
 		b.do("wall screen", chromedp.EmulateViewport(1920, 1080))
 		b.open("/")
 		b.shot("overview-wall-large")
@@ -381,21 +410,26 @@ func TestBrowser(t *testing.T) {
 			t.Error("the device page shows no evidence")
 		}
 		b.clean("device page")
+		b.audit("device page")
 		b.shot("device")
 	})
 
 	t.Run("lists and threat pages", func(t *testing.T) {
 		b.t = t
-		for _, p := range []struct{ path, name, check string }{
-			{"/devices", "devices", `document.querySelectorAll('table.sortable tbody tr').length > 5`},
-			{"/devices?sort=vendor&band=high&band=critical&band=medium", "devices-filtered", `document.querySelector('th[aria-sort="ascending"]') !== null`},
-			{"/alerts", "alerts", `document.querySelectorAll('table.groups tbody tr').length > 1`},
-			{"/alerts?group=source", "alerts-by-source", `document.querySelectorAll('table.groups tbody tr').length >= 1`},
-			{"/findings", "findings", `document.querySelectorAll('form.triage').length > 0`},
-			{"/threats", "threats", `document.querySelectorAll('a[href^="/threats/enisa-etl-2018/"]').length === 15`},
-			{"/threats/enisa-etl-2018/11", "threat-enisa-11", `document.querySelectorAll('table.findings tbody tr').length > 0`},
-			{"/threats/owasp-2021/A07", "threat-owasp-a07", `document.querySelectorAll('table.findings tbody tr').length > 0 && document.querySelectorAll('table.alerts tbody tr').length > 0`},
-			{"/alerts/lab-a04", "alert", `document.querySelector('h1').textContent.includes('brute force')`},
+		// audit: axe runs once per template (it takes a second a page).
+		for _, p := range []struct {
+			path, name, check string
+			audit             bool
+		}{
+			{"/devices", "devices", `document.querySelectorAll('table.sortable tbody tr').length > 5`, true},
+			{"/devices?sort=vendor&band=high&band=critical&band=medium", "devices-filtered", `document.querySelector('th[aria-sort="ascending"]') !== null`, false},
+			{"/alerts", "alerts", `document.querySelectorAll('table.groups tbody tr').length > 1`, true},
+			{"/alerts?group=source", "alerts-by-source", `document.querySelectorAll('table.groups tbody tr').length >= 1`, false},
+			{"/findings", "findings", `document.querySelectorAll('form.triage').length > 0`, true},
+			{"/threats", "threats", `document.querySelectorAll('a[href^="/threats/enisa-etl-2018/"]').length === 15`, true},
+			{"/threats/enisa-etl-2018/11", "threat-enisa-11", `document.querySelectorAll('table.findings tbody tr').length > 0`, true},
+			{"/threats/owasp-2021/A07", "threat-owasp-a07", `document.querySelectorAll('table.findings tbody tr').length > 0 && document.querySelectorAll('table.alerts tbody tr').length > 0`, false},
+			{"/alerts/lab-a04", "alert", `document.querySelector('h1').textContent.includes('brute force')`, true},
 		} {
 			if !n.Local && strings.Contains(p.path, "lab-a04") {
 				continue
@@ -405,6 +439,9 @@ func TestBrowser(t *testing.T) {
 				t.Errorf("%s: %s does not hold", p.path, p.check)
 			}
 			b.clean(p.path)
+			if p.audit {
+				b.audit(p.path)
+			}
 			b.shot(p.name)
 		}
 	})
@@ -434,6 +471,7 @@ func TestBrowser(t *testing.T) {
 		}
 		b.shot("findings-triaged")
 		b.clean("triage")
+		b.audit("findings after triage")
 
 		// The API and the audit trail have it, under the analyst's name.
 		var got store.Finding
@@ -456,6 +494,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("the audit trail of %s lacks the analyst's decision: %+v", f.ID, trail.Items)
 		}
 		b.open("/findings/" + url.PathEscape(f.ID))
+		b.audit("finding")
 		b.shot("finding")
 	})
 
@@ -486,6 +525,7 @@ func TestBrowser(t *testing.T) {
 		}
 		b.shot("alerts-live")
 		b.clean("live alerts")
+		b.audit("alerts with live rows")
 	})
 
 	t.Run("viewer cannot triage", func(t *testing.T) {

@@ -145,11 +145,15 @@ func (u *UI) threat(w http.ResponseWriter, r *http.Request) {
 	for k, n := range reasons {
 		v.Reasons = append(v.Reasons, reasonRow{k, n})
 	}
-	slices.SortFunc(v.Reasons, func(a, b reasonRow) int { return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Reason, b.Reason)) })
+	slices.SortFunc(v.Reasons, func(a, b reasonRow) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Reason, b.Reason))
+	})
 	for _, d := range devs {
 		v.Devices = append(v.Devices, *d)
 	}
-	slices.SortFunc(v.Devices, func(a, b deviceRef) int { return cmp.Or(cmp.Compare(b.Findings, a.Findings), cmp.Compare(a.Label, b.Label)) })
+	slices.SortFunc(v.Devices, func(a, b deviceRef) int {
+		return cmp.Or(cmp.Compare(b.Findings, a.Findings), cmp.Compare(a.Label, b.Label))
+	})
 
 	// What heir saw, by severity: findings and alerts side by side.
 	v.Chart = chart{Kind: "bar", Label: "Findings and alerts tagged " + tax + " " + e.ID + ", by severity (as listed on this page)", Unit: "items"}
