@@ -13,6 +13,10 @@ import (
 type where struct {
 	clauses []string
 	args    []any
+	// count, when set, counts the matching rows more cheaply than
+	// COUNT(*) over the list's table (a filter that alone decides).
+	count     string
+	countArgs []any
 }
 
 // filtered says whether any filter was added (before the cursor).
@@ -92,7 +96,11 @@ func list[T any](ctx context.Context, c conn, spec listSpec, o store.ListOptions
 	from := spec.from
 	if o.WithTotal || (c.db.d.Hints && w.filtered() && col.index != "") {
 		var n int64
-		if err := c.row(ctx, "SELECT COUNT(*) FROM "+spec.from+w.sql(), w.args...).Scan(&n); err != nil {
+		cq, cargs := "SELECT COUNT(*) FROM "+spec.from+w.sql(), w.args
+		if w.count != "" {
+			cq, cargs = w.count, w.countArgs
+		}
+		if err := c.row(ctx, cq, cargs...).Scan(&n); err != nil {
 			return page, fmt.Errorf("count %s: %w", spec.kind, err)
 		}
 		if o.WithTotal {
