@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -467,5 +468,27 @@ func TestBootstrap(t *testing.T) {
 	pw2, created, err := Bootstrap(ctx, st, BootstrapOptions{Password: cheap})
 	if err != nil || created || pw2 != "" {
 		t.Fatalf("second start: %q %v %v", pw2, created, err)
+	}
+}
+
+func TestResetPassword(t *testing.T) {
+	e := newEnv(t)
+	c, _ := e.login("admin")
+	f := true
+	e.st.UpdateUser(context.Background(), "test", e.users["admin"].ID, store.UserUpdate{Disabled: &f})
+	pw, err := ResetPassword(context.Background(), e.st, "admin", cheap)
+	if err != nil || len(pw) < 20 {
+		t.Fatalf("reset: %q %v", pw, err)
+	}
+	if resp, _ := e.doc(c, "GET", "/api/v1/auth/me", nil, nil); resp.StatusCode != 401 {
+		t.Fatalf("old session after a reset: %d", resp.StatusCode)
+	}
+	for p, want := range map[string]int{testPassword: 401, pw: 200} {
+		if resp, _ := e.do(req{method: "POST", path: "/api/v1/auth/login", body: LoginRequest{Username: "admin", Password: p}}); resp.StatusCode != want {
+			t.Errorf("password %q: %d, want %d", p[:4], resp.StatusCode, want)
+		}
+	}
+	if _, err := ResetPassword(context.Background(), e.st, "ghost", cheap); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown user: %v", err)
 	}
 }
