@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/heir-emd/heir/internal/store"
@@ -17,6 +18,9 @@ type where struct {
 	// COUNT(*) over the list's table (a filter that alone decides).
 	count     string
 	countArgs []any
+	// noHint: the filter already hands SQLite a small set of rows (the
+	// text filter's rowid subquery); no count is needed to plan the page.
+	noHint bool
 }
 
 // filtered says whether any filter was added (before the cursor).
@@ -94,26 +98,37 @@ func list[T any](ctx context.Context, c conn, spec listSpec, o store.ListOptions
 	limit := o.PageLimit()
 
 	from := spec.from
-	if o.WithTotal || (c.db.d.Hints && w.filtered() && col.index != "") {
-		var n int64
-		cq, cargs := "SELECT COUNT(*) FROM "+spec.from+w.sql(), w.args
-		if w.count != "" {
-			cq, cargs = w.count, w.countArgs
+	counted := false
+	count := func(f where) (int64, error) {
+		cq, cargs := "SELECT COUNT(*) FROM "+spec.from+f.sql(), f.args
+		if f.count != "" {
+			cq, cargs = f.count, f.countArgs
 		}
+		var n int64
 		if err := c.row(ctx, cq, cargs...).Scan(&n); err != nil {
-			return page, fmt.Errorf("count %s: %w", spec.kind, err)
+			return 0, fmt.Errorf("count %s: %w", spec.kind, err)
+		}
+		return n, nil
+	}
+	if c.db.d.Hints && w.filtered() && col.index != "" && !w.noHint {
+		n, err := count(w)
+		if err != nil {
+			return page, err
 		}
 		if o.WithTotal {
-			page.Total = n
+			page.Total, counted = n, true
 		}
-		if c.db.d.Hints && w.filtered() && col.index != "" {
-			hint, err := sortIndexHint(ctx, c, spec, col, n, limit)
-			if err != nil {
-				return page, err
-			}
-			from += hint
+		hint, err := sortIndexHint(ctx, c, spec, col, n, limit)
+		if err != nil {
+			return page, err
 		}
+		from += hint
 	}
+	// The filters alone, before the cursor narrows them, for the count
+	// after the page.
+	filters := w
+	filters.clauses = slices.Clone(w.clauses)
+	filters.args = slices.Clone(w.args)
 
 	cmp, dir := ">", "ASC"
 	if srt.Desc {
@@ -176,6 +191,18 @@ func list[T any](ctx context.Context, c conn, spec listSpec, o store.ListOptions
 	}
 	if err := rows.Err(); err != nil {
 		return page, fmt.Errorf("list %s: %w", spec.kind, err)
+	}
+	if o.WithTotal && !counted {
+		if o.Cursor == "" && page.Next == "" {
+			// The whole list fits the first page: that is the count.
+			page.Total = int64(len(page.Items))
+		} else {
+			n, err := count(filters)
+			if err != nil {
+				return page, err
+			}
+			page.Total = n
+		}
 	}
 	return page, nil
 }

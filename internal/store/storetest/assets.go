@@ -299,9 +299,12 @@ func testAssetPaging(t *testing.T, b Backend) {
 		}
 		var paged []string
 		for cur := ""; ; {
-			q.ListOptions = store.ListOptions{Sort: srt, Limit: 2, Cursor: cur}
+			q.ListOptions = store.ListOptions{Sort: srt, Limit: 2, Cursor: cur, WithTotal: true}
 			p, err := s.ListAssets(ctx, q)
 			must(t, err)
+			if p.Total != 9 {
+				t.Errorf("sort %s: a page after %q says %d assets match, want 9", key, cur, p.Total)
+			}
 			paged = append(paged, assetIDs(p)...)
 			if cur = p.Next; cur == "" {
 				break
