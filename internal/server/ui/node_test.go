@@ -22,6 +22,7 @@ import (
 	"github.com/heir-emd/heir/internal/capture"
 	"github.com/heir-emd/heir/internal/credential"
 	"github.com/heir-emd/heir/internal/event"
+	"github.com/heir-emd/heir/internal/node"
 	"github.com/heir-emd/heir/internal/oui"
 	"github.com/heir-emd/heir/internal/proto"
 	"github.com/heir-emd/heir/internal/proto/registry"
@@ -408,18 +409,19 @@ func syntheticHistory(t *testing.T, tax *taxonomy.Catalogue) []event.Alert {
 	return out
 }
 
-// scoreAll scores every device with internal/rama from its findings,
-// alerts and exposure, for the capture day and the 13 days before
-// (history days keep the same standing findings and the alerts known by
-// then: synthetic, as the node was not running), and rolls them up to
-// the Local RAMA.
+// scoreAll stores RAMA scores: today's through the node's own scoring
+// (internal/node: assess builds the inputs, rama scores them, the store
+// keeps device and hospital snapshots), and, for the 13 days before, a
+// synthetic history scored by internal/rama directly from the same
+// standing findings and the alerts known by each day (the node was not
+// running then).
 func scoreAll(t *testing.T, ctx context.Context, st store.Store, assets []event.Asset, findings []event.Finding, alerts []event.Alert) {
 	t.Helper()
 	sc, err := rama.NewScorer(rama.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for d := 13; d >= 0; d-- {
+	for d := 13; d >= 1; d-- {
 		at := nodeNow.AddDate(0, 0, -d)
 		var devs []*rama.Device
 		for i := range assets {
@@ -446,7 +448,7 @@ func scoreAll(t *testing.T, ctx context.Context, st store.Store, assets []event.
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := st.PutScore(ctx, store.Score{Kind: store.ScoreDevice, Subject: a.ID, Day: store.Day(at), Score: int(math.Floor(b.Residual)), Band: string(b.Band), Breakdown: raw}); err != nil {
+			if err := st.PutScore(ctx, store.Score{Kind: store.ScoreDevice, Subject: a.ID, Day: store.Day(at), Score: roundScore(b.Residual), Band: string(b.Band), Breakdown: raw}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -459,8 +461,18 @@ func scoreAll(t *testing.T, ctx context.Context, st store.Store, assets []event.
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := st.PutScore(ctx, store.Score{Kind: store.ScoreHospital, Subject: server.DefaultSite, Day: store.Day(at), Score: int(math.Floor(h.Score)), Band: string(h.Band), Breakdown: raw}); err != nil {
+		if err := st.PutScore(ctx, store.Score{Kind: store.ScoreHospital, Subject: server.DefaultSite, Day: store.Day(at), Score: roundScore(h.Score), Band: string(h.Band), Breakdown: raw}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	run, err := (&node.Scoring{Store: st}).Once(ctx, nodeNow)
+	if err != nil {
+		t.Fatalf("the node's scoring: %v", err)
+	}
+	if run.Devices != len(assets) {
+		t.Fatalf("the node scored %d devices, the inventory has %d", run.Devices, len(assets))
+	}
 }
+
+// roundScore stores a score as the node does (internal/node).
+func roundScore(x float64) int { return int(x + 0.5) }
