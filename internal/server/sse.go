@@ -106,9 +106,14 @@ func (b *Broadcaster) Publish(a event.Alert) {
 	}
 }
 
-// PublishAlert is Publish under the name the node's ingest path uses
-// (interface{ PublishAlert(event.Alert) }).
-func (b *Broadcaster) PublishAlert(a event.Alert) { b.Publish(a) }
+// PublishAlert is Publish under the name and signature the node's ingest
+// path uses (node.AlertPublisher). The alert is copied into the queues;
+// the caller must not change its maps or slices afterwards.
+func (b *Broadcaster) PublishAlert(a *event.Alert) {
+	if a != nil {
+		b.Publish(*a)
+	}
+}
 
 // BroadcastStats are the broadcaster's counters.
 type BroadcastStats struct {

@@ -88,7 +88,8 @@ func TestAlertStream(t *testing.T) {
 	}
 	// An updated incident is sent again.
 	high.Count = 40
-	b.PublishAlert(high)
+	b.PublishAlert(&high)
+	b.PublishAlert(nil)
 	if _, data := nextEvent(t, br); !strings.Contains(data, `"count":40`) {
 		t.Fatalf("update %s", data)
 	}
