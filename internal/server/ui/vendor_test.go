@@ -187,7 +187,8 @@ func TestVendorRebuild(t *testing.T) {
 			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 		}
 	}
-	run(npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error")
+	// npm retries fetches itself; one more try covers a registry hiccup.
+	run(npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error", "--fetch-retries=4")
 	out := filepath.Join(dir, "out")
 	run(node, "build.mjs", "--out", out)
 	built := append(vendoredFiles(t, out), "static/vendor/manifest.json")

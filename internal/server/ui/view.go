@@ -97,6 +97,7 @@ func (u *UI) funcs() template.FuncMap {
 		"pathEsc":   url.PathEscape,
 		"dict":      dict,
 		"listTags":  listTags,
+		"lower":     strings.ToLower,
 	}
 }
 
