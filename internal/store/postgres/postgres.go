@@ -90,6 +90,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		// One lock per schema: two heirs opening the same database migrate
 		// one after the other; test schemas do not wait for each other.
 		LockMigrations: `SELECT pg_advisory_xact_lock(7368, hashtext(current_schema()))`,
+		Analyze:        "VACUUM (ANALYZE)",
 		Copy:           db.copy,
 	}
 	migrations := opts.Migrations

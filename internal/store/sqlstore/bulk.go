@@ -146,7 +146,11 @@ func (b *Bulk) Finish(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := b.db.w.ExecContext(ctx, `ANALYZE`); err != nil {
+	analyze := b.db.d.Analyze
+	if analyze == "" {
+		analyze = "ANALYZE"
+	}
+	if _, err := b.db.w.ExecContext(ctx, analyze); err != nil {
 		return fmt.Errorf("bulk load: analyze: %w", err)
 	}
 	b.db.log.InfoContext(ctx, "bulk load finished", "backend", b.db.d.Name, "took", time.Since(start))

@@ -51,6 +51,10 @@ type Dialect struct {
 	// (INDEXED BY, rowid subqueries) where it cannot see what is cheaper;
 	// see sortIndexHint and the asset text filter.
 	Hints bool
+	// Analyze refreshes the planner's statistics after a bulk load
+	// ("ANALYZE"; PostgreSQL also vacuums, which sets the visibility map
+	// that index-only scans and counts need).
+	Analyze string
 	// Copy inserts many rows fast (COPY on PostgreSQL, one prepared
 	// statement in a transaction on SQLite).
 	Copy func(ctx context.Context, table string, cols []string, rows [][]any) error

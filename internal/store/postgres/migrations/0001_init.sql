@@ -3,8 +3,9 @@
 -- Text compares bytewise (COLLATE "C") as in SQLite, so both backends sort
 -- alike. Times are Unix microseconds, addresses 16-byte keys, days 'YYYY-MM-DD';
 -- docs/storage.md explains every table. The tables with a JSON document
--- per row move it out of line (toast_tuple_target) so that scans and
--- index lookups read narrow rows and fetch documents only for a page. Keep in step with
+-- per row keep it out of line (toast_tuple_target, STORAGE EXTERNAL) so
+-- that scans and counts read narrow rows and documents are fetched only
+-- for the rows of a page. Keep in step with
 -- sqlite/migrations/0001_init.sql: the conformance suite runs on both.
 
 CREATE TABLE assets (
@@ -22,6 +23,7 @@ CREATE TABLE assets (
 	search TEXT COLLATE "C" NOT NULL DEFAULT '',
 	doc TEXT COLLATE "C" NOT NULL
 ) WITH (toast_tuple_target = 512);
+ALTER TABLE assets ALTER COLUMN doc SET STORAGE EXTERNAL;
 CREATE INDEX assets_risk ON assets (risk, id);
 CREATE INDEX assets_role ON assets (role, id);
 CREATE INDEX assets_vendor ON assets (vendor, id);
@@ -55,6 +57,7 @@ CREATE TABLE findings (
 	state_at BIGINT NOT NULL DEFAULT 0,
 	doc TEXT COLLATE "C" NOT NULL
 ) WITH (toast_tuple_target = 512);
+ALTER TABLE findings ALTER COLUMN doc SET STORAGE EXTERNAL;
 CREATE INDEX findings_asset ON findings (asset_id, severity);
 CREATE INDEX findings_severity ON findings (severity, id);
 CREATE INDEX findings_state ON findings (state, id);
@@ -95,6 +98,7 @@ CREATE TABLE alerts (
 	final BIGINT NOT NULL DEFAULT 0,
 	doc TEXT COLLATE "C" NOT NULL
 ) WITH (toast_tuple_target = 512);
+ALTER TABLE alerts ALTER COLUMN doc SET STORAGE EXTERNAL;
 CREATE INDEX alerts_start ON alerts (start_us, id);
 CREATE INDEX alerts_end ON alerts (end_us, id);
 CREATE INDEX alerts_severity ON alerts (severity, id);
