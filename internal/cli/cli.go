@@ -40,7 +40,9 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"demo", "run everything in one process with sample traffic and open the dashboard (start here)", runDemo},
 		{"analyze", "analyse capture files: devices, protocols and weaknesses", runAnalyze},
+		{"serve", "run the hospital node: bus, storage, scoring, web interface and API", runServe},
 		{"sense", "run the sensor on interfaces or captures, writing events as JSON lines", runSense},
 		{"score", "score every device's risk and the hospital's (RAMA), riskiest first", runScore},
 		{"explain", "explain one device's risk score point by point", runExplain},

@@ -20,8 +20,8 @@ import (
 	"github.com/heir-emd/heir/internal/sensor"
 )
 
-// inventory is what the commands need of the device inventory.
-type inventory interface {
+// deviceInventory is what the commands need of the device inventory.
+type deviceInventory interface {
 	sensor.Output
 	// Assets returns every device.
 	Assets() []event.Asset
@@ -74,7 +74,7 @@ func (sf *sensorFlags) register(fs *flag.FlagSet) {
 type setup struct {
 	config     sensor.Config
 	dissectors []proto.Dissector
-	inventory  inventory
+	inventory  deviceInventory
 	// detect is the detection engine (nil with --no-detect); it must be
 	// given the sensor's output (sensor.Tee) and is its packet observer.
 	detect *detect.Engine

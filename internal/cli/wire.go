@@ -47,7 +47,7 @@ func loadCredentials(extra string) (registry.DefaultChecker, error) {
 // newInventory returns the device inventory for the home networks nets
 // (nil: the private ranges), with vendor names from heir's embedded IEEE
 // registry, overlaid by the registry files at ouiPath if given.
-func newInventory(nets []netip.Prefix, ouiPath string) (inventory, error) {
+func newInventory(nets []netip.Prefix, ouiPath string) (deviceInventory, error) {
 	reg, err := oui.Default(ouiPath)
 	if err != nil {
 		return nil, fmt.Errorf("--oui: %w", err)

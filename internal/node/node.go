@@ -228,7 +228,10 @@ func (s *Scoring) Once(ctx context.Context, now time.Time) (*ScoreRun, error) {
 // HospitalSubject is the subject of the hospital's own score.
 const HospitalSubject = "hospital"
 
-func roundScore(x float64) int { return int(x + 0.5) }
+// roundScore stores a score as a whole number, rounding down so that the
+// stored number and the band (judged on the unrounded score) agree: 69.7
+// is Medium and stays 69.
+func roundScore(x float64) int { return int(x) }
 
 func allAssets(ctx context.Context, st store.Assets) ([]event.Asset, error) {
 	var out []event.Asset

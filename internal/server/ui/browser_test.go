@@ -73,7 +73,11 @@ func newBrowser(t *testing.T, n *Node, width, height int) *browser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &browser{t: t, node: n, out: filepath.Join(root, "test-output", "ui")}
+	out := filepath.Join(root, "test-output", "ui")
+	if !n.Local {
+		out = filepath.Join(out, "demo") // heir demo's pages beside the seeded node's
+	}
+	b := &browser{t: t, node: n, out: out}
 	if err := os.MkdirAll(b.out, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +278,20 @@ func TestBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the browser tests take half a minute; -short skips them")
 	}
-	n := startNode(t)
+	browserSuite(t, startNode(t))
+}
+
+// TestBrowserOnDemo runs the same walk through the dashboard on `heir
+// demo` itself, started in this process as a newcomer would start it.
+func TestBrowserOnDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser tests take half a minute; -short skips them")
+	}
+	chromiumPath(t)
+	browserSuite(t, startDemo(t))
+}
+
+func browserSuite(t *testing.T, n *Node) {
 	b := newBrowser(t, n, 1366, 900)
 	analystAPI := signIn(t, n, "analyst")
 	var o server.Overview
