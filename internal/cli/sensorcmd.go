@@ -88,6 +88,9 @@ applies it within a second), 'list' shows them.`)
 			return ExitUsage
 		}
 		fmt.Fprintf(e.stdout, "sensor %s added; its credentials are in %s (keep them secret: copy them to the sensor and delete this copy)\n", name, path)
+		if *url == "" {
+			fmt.Fprintf(e.stdout, "they name no node address (no --url): start the sensor with --node nats://NODE:4222\n")
+		}
 		return ExitOK
 	case verb == "revoke" && fs.NArg() == 1:
 		if err := reg.Revoke(fs.Arg(0), time.Now()); err != nil {
