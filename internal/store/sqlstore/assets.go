@@ -270,15 +270,17 @@ func (db *DB) ListAssets(ctx context.Context, q store.AssetQuery) (store.Page[st
 			return store.Page[store.Asset]{}, fmt.Errorf("asset text filter longer than %d bytes: %w", maxTextFilter, store.ErrInvalid)
 		}
 		pattern := "%" + likeEscape(strings.ToLower(q.Text)) + "%"
+		// A substring match reads every row: read the narrow search index
+		// instead of the rows with their documents (a tenth of the bytes
+		// at 100,000 devices), then fetch only the matches.
 		if db.d.Hints {
-			// A substring match reads every row; on SQLite, read the
-			// narrow search index instead of the rows with their documents
-			// (15 times less to read at 100,000 devices).
 			w.add(`rowid IN (SELECT rowid FROM assets INDEXED BY assets_search WHERE search LIKE ? ESCAPE '\')`, pattern)
-			w.noHint = true
 		} else {
-			w.add(`search LIKE ? ESCAPE '\'`, pattern)
+			w.add(`id IN (SELECT id FROM assets WHERE search LIKE ? ESCAPE '\')`, pattern)
 		}
+		// Few devices match a typed text: plan without a count, and count
+		// them in the same pass as the first page.
+		w.noHint, w.windowCount = true, true
 	}
 	return list(ctx, db.reader(), assetList, q.ListOptions, w, func(rows *sql.Rows, lead ...any) (store.Asset, error) {
 		return scanAsset(rows, lead...)

@@ -21,6 +21,9 @@ type where struct {
 	// noHint: the filter already hands SQLite a small set of rows (the
 	// text filter's rowid subquery); no count is needed to plan the page.
 	noHint bool
+	// windowCount: count the matches with COUNT(*) OVER () in the page's
+	// own query, which reads them all anyway (a selective filter).
+	windowCount bool
 }
 
 // filtered says whether any filter was added (before the cursor).
@@ -155,7 +158,13 @@ func list[T any](ctx context.Context, c conn, spec listSpec, o store.ListOptions
 	if !spec.uniqueSort {
 		order += ", " + spec.id + " " + dir
 	}
-	q := "SELECT " + col.expr + ", " + spec.id + ", " + spec.cols + " FROM " + from + w.sql() +
+	window := o.WithTotal && !counted && w.windowCount && o.Cursor == ""
+	var total int64
+	selectCols := col.expr + ", " + spec.id + ", " + spec.cols
+	if window {
+		selectCols = "COUNT(*) OVER (), " + selectCols
+	}
+	q := "SELECT " + selectCols + " FROM " + from + w.sql() +
 		" ORDER BY " + order + fmt.Sprintf(" LIMIT %d", limit+1)
 	rows, err := c.query(ctx, q, w.args...)
 	if err != nil {
@@ -177,7 +186,11 @@ func list[T any](ctx context.Context, c conn, spec listSpec, o store.ListOptions
 		if col.numeric {
 			key = &num
 		}
-		item, err := scan(rows, key, &id)
+		lead := []any{key, &id}
+		if window {
+			lead = []any{&total, key, &id}
+		}
+		item, err := scan(rows, lead...)
 		if err != nil {
 			return page, fmt.Errorf("list %s: %w", spec.kind, err)
 		}
@@ -191,6 +204,9 @@ func list[T any](ctx context.Context, c conn, spec listSpec, o store.ListOptions
 	}
 	if err := rows.Err(); err != nil {
 		return page, fmt.Errorf("list %s: %w", spec.kind, err)
+	}
+	if window {
+		page.Total, counted = total, true // no rows: total stays 0
 	}
 	if o.WithTotal && !counted {
 		if o.Cursor == "" && page.Next == "" {

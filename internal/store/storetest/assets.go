@@ -197,6 +197,20 @@ func testAssetFilters(t *testing.T, b Backend) {
 			t.Errorf("%s: a single page has a next cursor", tc.name)
 		}
 	}
+	// A text search over several pages counts all its matches on each.
+	var seen []string
+	for cur := ""; ; {
+		p, err := s.ListAssets(ctx, store.AssetQuery{Text: "icu", ListOptions: store.ListOptions{Sort: store.Sort{Key: "id"}, Limit: 1, Cursor: cur, WithTotal: true}})
+		must(t, err)
+		if p.Total != 3 {
+			t.Errorf("text page after %q counts %d matches, want 3", cur, p.Total)
+		}
+		seen = append(seen, assetIDs(p)...)
+		if cur = p.Next; cur == "" {
+			break
+		}
+	}
+	sameIDs(t, "text pages", seen, []string{"a03", "a04", "a08"})
 	_, err := s.ListAssets(ctx, store.AssetQuery{Text: string(make([]byte, 300))})
 	wantErr(t, err, store.ErrInvalid)
 	_, err = s.ListAssets(ctx, store.AssetQuery{ListOptions: store.ListOptions{Sort: store.Sort{Key: "doc"}}})

@@ -32,6 +32,8 @@ CREATE INDEX assets_name ON assets (name, id);
 CREATE INDEX assets_last_seen ON assets (last_seen, id);
 CREATE INDEX assets_first_seen ON assets (first_seen, id);
 CREATE INDEX assets_band ON assets (band);
+-- The text filter scans this narrow index (index-only), not the rows.
+CREATE INDEX assets_search ON assets (search, id);
 
 CREATE TABLE asset_ips (
 	ip BYTEA NOT NULL,
