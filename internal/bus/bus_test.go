@@ -334,9 +334,15 @@ func TestSpoolFullDropsOldest(t *testing.T) {
 	defer n.stop(t)
 	waitFor(t, 20*time.Second, "replayed", func() bool { return uint64(n.store.count(t)) == kept })
 	stop()
+	// Which events survive is the point, not the order they arrived in:
+	// a publish retried after a busy moment may land after later ones.
 	rows := storedRows(t, n.store.db)
-	if first := rows[0].seq; first != total-kept+1 || rows[len(rows)-1].seq != total {
-		t.Fatalf("stored seqs %d..%d, want the newest %d..%d", first, rows[len(rows)-1].seq, total-kept+1, total)
+	lo, hi := rows[0].seq, rows[0].seq
+	for _, r := range rows {
+		lo, hi = min(lo, r.seq), max(hi, r.seq)
+	}
+	if lo != total-kept+1 || hi != total || uint64(len(rows)) != kept {
+		t.Fatalf("stored %d events with seqs %d..%d, want the newest %d: %d..%d", len(rows), lo, hi, kept, total-kept+1, total)
 	}
 }
 
