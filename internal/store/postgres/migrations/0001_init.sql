@@ -2,10 +2,7 @@
 -- audit trail, users, sessions, tokens, sensors, scores.
 -- Text compares bytewise (COLLATE "C") as in SQLite, so both backends sort
 -- alike. Times are Unix microseconds, addresses 16-byte keys, days 'YYYY-MM-DD';
--- docs/storage.md explains every table. The tables with a JSON document
--- per row keep it out of line (toast_tuple_target, STORAGE EXTERNAL) so
--- that scans and counts read narrow rows and documents are fetched only
--- for the rows of a page. Keep in step with
+-- docs/storage.md explains every table. Keep in step with
 -- sqlite/migrations/0001_init.sql: the conformance suite runs on both.
 
 CREATE TABLE assets (
@@ -22,8 +19,7 @@ CREATE TABLE assets (
 	risk_day TEXT COLLATE "C" NOT NULL DEFAULT '',
 	search TEXT COLLATE "C" NOT NULL DEFAULT '',
 	doc TEXT COLLATE "C" NOT NULL
-) WITH (toast_tuple_target = 512);
-ALTER TABLE assets ALTER COLUMN doc SET STORAGE EXTERNAL;
+);
 CREATE INDEX assets_risk ON assets (risk, id);
 CREATE INDEX assets_role ON assets (role, id);
 CREATE INDEX assets_vendor ON assets (vendor, id);
@@ -58,8 +54,7 @@ CREATE TABLE findings (
 	state_by TEXT COLLATE "C" NOT NULL DEFAULT '',
 	state_at BIGINT NOT NULL DEFAULT 0,
 	doc TEXT COLLATE "C" NOT NULL
-) WITH (toast_tuple_target = 512);
-ALTER TABLE findings ALTER COLUMN doc SET STORAGE EXTERNAL;
+);
 CREATE INDEX findings_asset ON findings (asset_id, severity);
 CREATE INDEX findings_severity ON findings (severity, id);
 CREATE INDEX findings_state ON findings (state, id);
@@ -99,8 +94,7 @@ CREATE TABLE alerts (
 	count BIGINT NOT NULL,
 	final BIGINT NOT NULL DEFAULT 0,
 	doc TEXT COLLATE "C" NOT NULL
-) WITH (toast_tuple_target = 512);
-ALTER TABLE alerts ALTER COLUMN doc SET STORAGE EXTERNAL;
+);
 CREATE INDEX alerts_start ON alerts (start_us, id);
 CREATE INDEX alerts_end ON alerts (end_us, id);
 CREATE INDEX alerts_severity ON alerts (severity, id);
