@@ -48,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rounds := fs.Int("rounds", 0, "gbdt rounds (0: default)")
 	depth := fs.Int("depth", 0, "gbdt max depth (0: default)")
 	lr := fs.Float64("lr", 0, "gbdt learning rate (0: default)")
+	lambda := fs.Float64("lambda", 0, "gbdt L2 on leaf values (0: default)")
+	mcw := fs.Float64("min-child-weight", 0, "gbdt least hessian sum in a child (0: default)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -85,6 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				}
 				if kind == ml.GBDT {
 					cfg.Rounds, cfg.MaxDepth, cfg.LearningRate = *rounds, *depth, *lr
+					cfg.Lambda, cfg.MinChildWeight = *lambda, *mcw
 				}
 				res, err := ml.CrossValidate(ctx, task, cfg, folds)
 				if err != nil {
