@@ -265,7 +265,33 @@ func startNode(ctx context.Context, g *errgroup.Group, f *nodeFlags, log *slog.L
 	g.Go(func() error {
 		return n.scoring.Run(ctx, f.scoreEvery)
 	})
+	g.Go(func() error { return n.maintain(ctx, log) })
 	return n, nil
+}
+
+// ingestMemory is how long the node remembers stored event ids: longer
+// than the bus keeps events (7 days) plus a sensor's time offline, so a
+// redelivered event is still recognised.
+const ingestMemory = 30 * 24 * time.Hour
+
+// maintain forgets old event ids and expired sessions, hourly.
+func (n *runningNode) maintain(ctx context.Context, log *slog.Logger) error {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		if _, err := n.store.PruneIngested(ctx, now.Add(-ingestMemory)); err != nil && ctx.Err() == nil {
+			log.Warn("prune ingested event ids", "err", err)
+		}
+		if _, err := n.store.PruneSessions(ctx, now); err != nil && ctx.Err() == nil {
+			log.Warn("prune sessions", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 func (n *runningNode) close() {
