@@ -17,7 +17,8 @@
 # Usage: bench/ml/compare.sh
 # Env:   HEIR_DATA (default ../shared/data), BENCH_DIR (default bench/out/ml),
 #        THREADS (default 1), CORES (taskset list, default 0; empty: no pinning),
-#        TREES (forest size for both, default 100), SEED (default 1)
+#        TREES (forest size for both, default 100), SEED (default 1),
+#        HEIR_MODELS (heir models, default forest,gbdt,gbdt:rounds=300:lr=0.1)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA="${HEIR_DATA:-../shared/data}/flows/ciciomt2024/merged_sample.csv.gz"
@@ -46,7 +47,7 @@ go build -o "$OUT/heirml" ./bench/ml/heirml
 "$OUT/heirml" folds -data "$DATA" -out "$OUT/folds.csv" -k 5 -seed "$SEED"
 echo "heir…" >&2
 GOMAXPROCS="$THREADS" "${pin[@]}" "$OUT/heirml" cv -data "$DATA" -folds "$OUT/folds.csv" \
-	-models forest,gbdt -trees "$TREES" -seed "$SEED" >"$OUT/heir.jsonl"
+	-models "${HEIR_MODELS:-forest,gbdt,gbdt:rounds=300:lr=0.1}" -trees "$TREES" -seed "$SEED" >"$OUT/heir.jsonl"
 echo "scikit-learn and XGBoost…" >&2
 OMP_NUM_THREADS="$THREADS" "${pin[@]}" "$PY" bench/ml/peers.py --data "$DATA" --folds "$OUT/folds.csv" \
 	--trees "$TREES" --threads "$THREADS" --seed "$SEED" >"$OUT/peers.jsonl"

@@ -47,7 +47,7 @@ def main():
     ap.add_argument("--trees", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--models", default="sklearn-rf,xgboost")
+    ap.add_argument("--models", default="sklearn-rf,xgboost,xgboost-300")
     ap.add_argument("--granularities", default="class,category,binary")
     a = ap.parse_args()
 
@@ -72,6 +72,10 @@ def main():
                 elif model == "xgboost":
                     # XGBoost's defaults (100 rounds, depth 6, eta 0.3, hist).
                     m = xgb.XGBClassifier(tree_method="hist", n_jobs=a.threads, random_state=a.seed)
+                elif model == "xgboost-300":
+                    # The same budget as heir's gbdt η0.1: 300 rounds at eta 0.1.
+                    m = xgb.XGBClassifier(tree_method="hist", n_estimators=300, learning_rate=0.1,
+                                          n_jobs=a.threads, random_state=a.seed)
                 else:
                     sys.exit(f"unknown model {model}")
                 Xtr, ytr, Xte = X[tr], y[tr], X[te]
@@ -90,7 +94,8 @@ def main():
             per = f1_score(per_true, per_pred, average=None, labels=list(range(len(classes))))
             print(json.dumps({
                 "library": "scikit-learn" if model == "sklearn-rf" else "xgboost",
-                "model": "forest" if model == "sklearn-rf" else "gbdt",
+                "model": "forest" if model == "sklearn-rf" else ("gbdt" if model == "xgboost" else "gbdt:rounds=300:lr=0.1"),
+                "config": {"trees": a.trees} if model == "sklearn-rf" else ({"rounds": 100} if model == "xgboost" else {"rounds": 300}),
                 "granularity": g, "classes": len(classes),
                 "macro_f1": float(np.mean(scores)), "macro_f1_std": float(np.std(scores)),
                 "fold_macro_f1": [float(s) for s in scores],

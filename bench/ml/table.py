@@ -6,7 +6,9 @@ import sys
 rows = [json.loads(l) for f in sys.argv[1:] for l in open(f) if l.strip()]
 grans = ["class", "category", "binary"]
 label = {("heir", "forest"): "heir forest", ("heir", "gbdt"): "heir gbdt", ("heir", "tree"): "heir tree",
-         ("scikit-learn", "forest"): "scikit-learn RandomForest", ("xgboost", "gbdt"): "XGBoost (hist)"}
+         ("heir", "gbdt:rounds=300:lr=0.1"): "heir gbdt η0.1",
+         ("scikit-learn", "forest"): "scikit-learn RandomForest", ("xgboost", "gbdt"): "XGBoost (hist)",
+         ("xgboost", "gbdt:rounds=300:lr=0.1"): "XGBoost η0.1"}
 models = []
 for r in rows:
     k = (r["library"], r["model"])
@@ -23,7 +25,7 @@ def size(k):
     c = r.get("config") or {}
     if k[1] == "forest":
         return str(c.get("trees", 100))
-    if k[1] == "gbdt":
+    if k[1].startswith("gbdt"):
         return f'{c.get("rounds", 100)} rounds'
     return "1"
 

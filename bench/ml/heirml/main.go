@@ -75,8 +75,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
-			for _, ks := range strings.Split(*models, ",") {
-				kind, err := ml.ParseKind(ks)
+			for _, spec := range strings.Split(*models, ",") {
+				// A model is a kind with optional overrides:
+				// gbdt:rounds=300:lr=0.1 (rounds, lr, depth, lambda, mcw, trees).
+				parts := strings.Split(spec, ":")
+				kind, err := ml.ParseKind(parts[0])
 				if err != nil {
 					return err
 				}
@@ -88,6 +91,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				if kind == ml.GBDT {
 					cfg.Rounds, cfg.MaxDepth, cfg.LearningRate = *rounds, *depth, *lr
 					cfg.Lambda, cfg.MinChildWeight = *lambda, *mcw
+				}
+				for _, kv := range parts[1:] {
+					k, v, _ := strings.Cut(kv, "=")
+					f, err := strconv.ParseFloat(v, 64)
+					if err != nil {
+						return fmt.Errorf("model %q: %s: %w", spec, kv, err)
+					}
+					switch k {
+					case "rounds":
+						cfg.Rounds = int(f)
+					case "lr":
+						cfg.LearningRate = f
+					case "depth":
+						cfg.MaxDepth = int(f)
+					case "lambda":
+						cfg.Lambda = f
+					case "mcw":
+						cfg.MinChildWeight = f
+					case "trees":
+						cfg.Trees = int(f)
+					default:
+						return fmt.Errorf("model %q: unknown setting %q", spec, k)
+					}
 				}
 				res, err := ml.CrossValidate(ctx, task, cfg, folds)
 				if err != nil {
@@ -102,7 +128,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 					per[c.Class] = c.F1
 				}
 				if err := enc.Encode(map[string]any{
-					"library": "heir", "model": string(kind), "granularity": string(g),
+					"library": "heir", "model": spec, "granularity": string(g),
 					"classes": len(task.Classes), "macro_f1": res.MacroF1Mean, "macro_f1_std": res.MacroF1Std,
 					"fold_macro_f1": fold, "train_s": res.MeanTrainTime().Seconds(),
 					"predict_rows_per_s": res.RowsPerSecond(), "threads": runtime.GOMAXPROCS(0),
