@@ -46,6 +46,7 @@ func commands() []command {
 		{"sense", "run the sensor on interfaces or captures, writing events as JSON lines", runSense},
 		{"score", "score every device's risk and the hospital's (RAMA), riskiest first", runScore},
 		{"explain", "explain one device's risk score point by point", runExplain},
+		{"ml", "train and evaluate flow classifiers (trees, forests, gradient-boosted trees)", runML},
 		{"decide", "record an analyst's decision on a vulnerability match (false positive, accepted)", runDecide},
 		{"import", "import advisories, KEV, EPSS, NVD, end-of-life data, SBOMs, VEX and inventories", runImport},
 		{"feeds", "download and import the vulnerability feeds (heir feeds update)", runFeeds},

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -360,5 +361,39 @@ func TestDecideFalsePositive(t *testing.T) {
 	_, out, _ := heir(t, "explain", "--data", dir, "merlin-1")
 	if !strings.Contains(out, "CVE-2017-5149: false-positive") || !strings.Contains(out, "RAMA 0.0") {
 		t.Fatalf("decision not respected after re-import:\n%s", out)
+	}
+}
+
+// TestMLTrainEval trains a tree on separable data through the command
+// line, saves it, and evaluates it: every row is classified right, and
+// data with other columns is refused with the column named.
+func TestMLTrainEval(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("size,rate,label\n")
+	for i := 0; i < 200; i++ {
+		if i%2 == 0 {
+			fmt.Fprintf(&b, "%d,%d,benign\n", 60+i%7, 1+i%3)
+		} else {
+			fmt.Fprintf(&b, "%d,%d,flood\n", 1400+i%9, 900+i%11)
+		}
+	}
+	data := filepath.Join(dir, "flows.csv")
+	os.WriteFile(data, []byte(b.String()), 0o644)
+	model := filepath.Join(dir, "model.json")
+	if code, out, errOut := heir(t, "ml", "train", "--dataset", "generic", "--kind", "tree", "--out", model, data); code != ExitOK || !strings.Contains(out, "2 classes") {
+		t.Fatalf("train: %d %s %s", code, out, errOut)
+	}
+	code, out, errOut := heir(t, "ml", "eval", "--dataset", "generic", "--model", model, data)
+	if code != ExitOK || !strings.Contains(out, "macro-F1 1.0000") {
+		t.Fatalf("eval: %d %s %s", code, out, errOut)
+	}
+	other := filepath.Join(dir, "other.csv")
+	os.WriteFile(other, []byte("bytes,label\n1,benign\n2,flood\n"), 0o644)
+	if code, _, errOut := heir(t, "ml", "eval", "--dataset", "generic", "--model", model, other); code != ExitUsage || !strings.Contains(errOut, "size") {
+		t.Fatalf("mismatched columns: %d %s", code, errOut)
+	}
+	if code, out, _ := heir(t, "ml", "eval", "--dataset", "generic", "--kind", "forest", "--trees", "5", "--cv", "3", data); code != ExitOK || !strings.Contains(out, "3 folds") {
+		t.Fatalf("cv: %s", out)
 	}
 }
