@@ -165,3 +165,15 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+// TestOneConnection: lists must not hold a connection while they wait
+// for another (the node's default pool is small; the load benchmark hung
+// on exactly that).
+func TestOneConnection(t *testing.T) {
+	db, err := postgres.Open(context.Background(), testURL(), postgres.Options{Schema: schema(t), MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	storetest.OneConnection(t, db)
+}

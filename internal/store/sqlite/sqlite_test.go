@@ -88,3 +88,15 @@ func TestOpenSettings(t *testing.T) {
 		t.Error("opened an empty directory name")
 	}
 }
+
+// TestOneConnection: lists must not hold a read connection while they
+// wait for another (the read pool has GOMAXPROCS connections; the load
+// benchmark hung on exactly that with eight clients).
+func TestOneConnection(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{ReadConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	storetest.OneConnection(t, db)
+}

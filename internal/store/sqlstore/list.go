@@ -205,6 +205,13 @@ func list[T any](ctx context.Context, c conn, spec listSpec, o store.ListOptions
 	if err := rows.Err(); err != nil {
 		return page, fmt.Errorf("list %s: %w", spec.kind, err)
 	}
+	// The page is read: give its connection back before counting, which
+	// takes another one. Holding the first while waiting for the second
+	// deadlocks a small pool once as many lists run at once as it has
+	// connections.
+	if err := rows.Close(); err != nil {
+		return page, fmt.Errorf("list %s: %w", spec.kind, err)
+	}
 	if window {
 		page.Total, counted = total, true // no rows: total stays 0
 	}

@@ -384,3 +384,29 @@ func testAssetRisk(t *testing.T, b Backend) {
 	must(t, s.PutScore(ctx, store.Score{Kind: store.ScoreHospital, Subject: "r1", Day: day(3), Score: 5, Band: store.BandLow}))
 	check("hospital score", 75, store.BandHigh, day(2))
 }
+
+// OneConnection checks that a store whose pool holds a single read
+// connection still answers every kind of list, including a first page
+// with a next page and its total, which needs a second statement after
+// the page's rows. A list that keeps its rows open while it counts waits
+// for a connection that never comes; the deadline turns that hang into a
+// failure. s must be empty and opened with a one-connection pool.
+func OneConnection(t *testing.T, s store.Store) {
+	t.Helper()
+	loadFleet(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, q := range []store.AssetQuery{
+		{ListOptions: store.ListOptions{Limit: 2, WithTotal: true}},
+		{ListOptions: store.ListOptions{Limit: 1, WithTotal: true}, Vendors: []string{"Philips"}},
+		{ListOptions: store.ListOptions{Limit: 1, WithTotal: true, Sort: store.Sort{Key: "name"}}, Roles: []string{"infusion-pump"}},
+	} {
+		pg, err := s.ListAssets(ctx, q)
+		if err != nil {
+			t.Fatalf("ListAssets(%+v) with one connection: %v", q, err)
+		}
+		if pg.Next == "" || pg.Total <= int64(len(pg.Items)) {
+			t.Fatalf("ListAssets(%+v): %d items, total %d, next %q: want a partial first page with its total", q, len(pg.Items), pg.Total, pg.Next)
+		}
+	}
+}
