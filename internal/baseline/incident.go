@@ -401,19 +401,39 @@ var remediation = [numKinds]string{
 	kVolume:     "Check what was transferred and to whom; far more traffic than usual may be data theft or a flood.",
 }
 
-// tags returns the taxonomy tags of the incident's closest cause, none
-// when it has none (a plain "anomaly").
+// kindClass is the taxonomy mapping of each kind's alerts when no closer
+// cause is known (internal/taxonomy; docs/baselines.md).
+var kindClass = [numKinds]string{
+	kNewDevice: "new-device", kNewPeer: "behaviour-change", kNewService: "behaviour-change",
+	kNewMessage: "behaviour-change", kNewMAC: "address-change", kFlowSize: "traffic-anomaly",
+	kFlowRhythm: "behaviour-change", kBurst: "traffic-anomaly", kVolume: "traffic-anomaly",
+}
+
+// RuleMappings returns the taxonomy mapping class each rule's alerts are
+// tagged with when no closer cause is known, for tests and docs that
+// check every rule maps.
+func RuleMappings() map[string]string {
+	out := make(map[string]string, numKinds)
+	for k, id := range ruleIDs {
+		out[id] = kindClass[k]
+	}
+	return out
+}
+
+// tags returns the taxonomy tags of the incident's closest cause, or of
+// its kind when it has none.
 func (b *Baseline) tags(in *incident) []event.Tag {
 	out := []event.Tag{}
-	if in.class == "" {
-		return out
+	class, why := in.class, in.classWhy
+	if class == "" {
+		class, why = kindClass[in.k], "no closer cause known"
 	}
-	m, ok := b.cat.Mapping(in.class)
+	m, ok := b.cat.Mapping(class)
 	if !ok {
 		return out
 	}
 	for _, t := range m.Tags {
-		t.Reason = "closest cause of a baseline deviation (" + in.classWhy + "): " + t.Reason
+		t.Reason = "baseline deviation (" + why + "): " + t.Reason
 		out = append(out, t)
 	}
 	return out

@@ -117,6 +117,7 @@ func New() *Catalogue {
 	c.add(Taxonomy{ATTACK, "MITRE ATT&CK (Enterprise and ICS techniques)", "https://attack.mitre.org/"}, [][2]string{
 		{"T1005", "Data from Local System"},
 		{"T1018", "Remote System Discovery"},
+		{"T1021", "Remote Services"},
 		{"T1030", "Data Transfer Size Limits"},
 		{"T1040", "Network Sniffing"},
 		{"T1046", "Network Service Discovery"},
@@ -130,6 +131,7 @@ func New() *Catalogue {
 		{"T1110.003", "Brute Force: Password Spraying"},
 		{"T1119", "Automated Collection"},
 		{"T1190", "Exploit Public-Facing Application"},
+		{"T1200", "Hardware Additions"},
 		{"T1210", "Exploitation of Remote Services"},
 		{"T1213", "Data from Information Repositories"},
 		{"T1496", "Resource Hijacking"},
@@ -138,6 +140,7 @@ func New() *Catalogue {
 		{"T1499", "Endpoint Denial of Service"},
 		{"T1499.002", "Endpoint Denial of Service: Service Exhaustion Flood"},
 		{"T1499.003", "Endpoint Denial of Service: Application Exhaustion Flood"},
+		{"T1499.004", "Endpoint Denial of Service: Application or System Exploitation"},
 		{"T1557", "Adversary-in-the-Middle"},
 		{"T1557.002", "Adversary-in-the-Middle: ARP Cache Poisoning"},
 		{"T1573", "Encrypted Channel"},
@@ -154,6 +157,7 @@ func New() *Catalogue {
 		{"T0855", "Unauthorized Command Message"},
 		{"T0859", "Valid Accounts"},
 		{"T0866", "Exploitation of Remote Services"},
+		{"T0886", "Remote Services"},
 		{"T0888", "Remote System Information Discovery"},
 	})
 	c.addMappings()

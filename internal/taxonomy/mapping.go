@@ -237,4 +237,42 @@ func (c *Catalogue) addMappings() {
 		t{ATTACK, "T1557.002", "ARP cache poisoning"},
 		t{ATTACK, "T0830", "adversary-in-the-middle on a clinical network"},
 	)
+	// Behaviour baselines (internal/baseline) and flow classifiers
+	// (internal/mlsense) raise these when a deviation or a prediction has
+	// no closer cause among the classes above.
+	add("new-device", "A device first seen after the network's learning period (behaviour baseline)", "an unknown device is a gap in the inventory, not an application weakness",
+		t{ENISA, "10", "a device was connected to the clinical network"},
+		t{ENISA, "9", "someone with access to the premises connected it"},
+		t{OWASPIoT, "I8", "the device is outside the managed inventory"},
+		t{ATTACK, "T1200", "hardware additions"},
+	)
+	add("behaviour-change", "A device talks to peers, uses services or exchanges messages it never did in its baseline, or contacts a service far more often", "a change of behaviour is an event; the weakness behind it, if any, is not known",
+		t{ENISA, "15", "new peers and services are how an intruder explores and moves through a network"},
+		t{ENISA, "1", "malware spreading inside the network makes devices use peers and services they never used"},
+		t{OWASPIoT, "I2", "the device uses or exposes network services outside its role"},
+		t{ATTACK, "T1021", "lateral movement over remote services looks like new peers and services"},
+		t{ATTACK, "T0886", "remote services used on a clinical network"},
+	)
+	add("traffic-anomaly", "A device sends, receives or opens far more than in its baseline (flow sizes, volumes, bursts)", "an unusual volume is an event, not an application weakness",
+		t{ENISA, "8", "far more data than usual leaving a device may be data theft"},
+		t{ENISA, "5", "far more connections or traffic than usual may be a flood"},
+		t{ATTACK, "T1499", "a burst of connections or traffic can exhaust a device"},
+		t{ATTACK, "T0814", "denial of service of a clinical device"},
+	)
+	add("address-change", "A device's address seen with a new hardware (MAC) address", "link-layer spoofing is not an application weakness",
+		t{ENISA, "12", "another machine may claim the device's address"},
+		t{ENISA, "11", "traffic meant for the device may be redirected and read"},
+		t{ATTACK, "T1557", "adversary-in-the-middle by taking over an address"},
+		t{ATTACK, "T0830", "adversary-in-the-middle on a clinical network"},
+	)
+	add("malformed-input", "Malformed protocol messages sent to a service (fuzzing, crash attempts)", "malformed messages are an attack on a service's robustness; the OWASP lists name the weakness only once it is found",
+		t{ENISA, "5", "malformed messages aim to crash the service"},
+		t{OWASPIoT, "I2", "the device's network service is fed input it may not survive"},
+		t{ATTACK, "T1499.004", "denial of service by exploiting the application"},
+		t{ATTACK, "T0814", "denial of service of a clinical device"},
+	)
+	add("attack-flow", "A flow a trained classifier takes for an attack without naming its kind", "a classifier's verdict names no weakness",
+		t{ENISA, "5", "most attacks the shipped training data holds (CICIoMT2024) are floods"},
+		t{ENISA, "15", "the rest are reconnaissance: scans and sweeps"},
+	)
 }
