@@ -157,6 +157,16 @@ type Scores interface {
 	ScoreTrend(ctx context.Context, kind ScoreKind, subject string, from, to time.Time) ([]Score, error)
 }
 
+// Vulnerabilities keeps each device's vulnerability matches as the latest
+// scoring run found them: a set per device, replaced whole.
+type Vulnerabilities interface {
+	// ReplaceVulnerabilities replaces the match set of each device in
+	// sets (an empty set clears it), all in one transaction; devices not
+	// in sets keep theirs.
+	ReplaceVulnerabilities(ctx context.Context, sets []VulnSet) error
+	ListVulnerabilities(ctx context.Context, q VulnQuery) (Page[Vulnerability], error)
+}
+
 // Store is every interface at once: what a backend's DB type offers and
 // what the composition root and the conformance suite hold. Consumers take
 // the small interfaces.
@@ -171,6 +181,7 @@ type Store interface {
 	Tokens
 	Sensors
 	Scores
+	Vulnerabilities
 	// SchemaVersion is the highest migration applied.
 	SchemaVersion(ctx context.Context) (int, error)
 	Close() error

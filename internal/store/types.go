@@ -352,3 +352,162 @@ func (s Score) Validate() error {
 	}
 	return nil
 }
+
+// Vulnerability statuses: open, or an analyst's decision on the match
+// (heir decide), or declared not affecting the device by a VEX or CSAF
+// statement (which RAMA leaves out).
+const (
+	VulnOpen          = "open"
+	VulnAccepted      = "accepted"
+	VulnFalsePositive = "false-positive"
+	VulnNotAffected   = "not-affected"
+)
+
+// VulnStatuses lists the statuses a stored vulnerability can have.
+var VulnStatuses = []string{VulnOpen, VulnAccepted, VulnFalsePositive, VulnNotAffected}
+
+// Vulnerability is one CVE matched on one device by the latest scoring
+// run: the match that speaks for the CVE on that device (the open one of
+// highest confidence), with the knowledge joined to it and why it
+// matched.
+type Vulnerability struct {
+	// ID is Asset + "|" + CVE.
+	ID    string `json:"id"`
+	Asset string `json:"asset"`
+	CVE   string `json:"cve"`
+	// Product is the matched product's key ("csaf:bd/alaris_pc_unit_8015");
+	// with the device (or model) and CVE it keys analysts' decisions.
+	Product string `json:"product,omitempty"`
+	// Component is what on the device matched (its model, OS, a piece of
+	// software).
+	Component      string   `json:"component,omitempty"`
+	CVSS           float64  `json:"cvss,omitempty"` // base score, 0 when unscored
+	Vector         string   `json:"vector,omitempty"`
+	EPSS           *float64 `json:"epss,omitempty"`
+	EPSSPercentile *float64 `json:"epss_percentile,omitempty"`
+	KEV            bool     `json:"kev"`
+	Ransomware     bool     `json:"ransomware,omitempty"`
+	// Status is one of VulnStatuses.
+	Status string `json:"status"`
+	// Confidence is how sure the match is, (0, 1].
+	Confidence  float64 `json:"confidence"`
+	Remediation string  `json:"remediation,omitempty"`
+	// Decision is the analyst's decision the status comes from.
+	Decision *VulnDecision `json:"decision,omitempty"`
+	// Suppressed names the statement that the device is not affected.
+	Suppressed *VulnSuppression `json:"suppressed,omitempty"`
+	// Evidence says which statement matched which device field.
+	Evidence []VulnEvidence `json:"evidence,omitempty"`
+	// Updated is when the scoring run that found it ran.
+	Updated time.Time `json:"updated"`
+}
+
+// VulnDecision is an analyst's decision on a match (heir decide).
+type VulnDecision struct {
+	// Subject is the device id, or "model:<model key>" for a decision on
+	// every device of a model.
+	Subject string    `json:"subject"`
+	State   string    `json:"state"`
+	Comment string    `json:"comment,omitempty"`
+	Author  string    `json:"author,omitempty"`
+	Time    time.Time `json:"time,omitzero"`
+}
+
+// VulnSuppression is a VEX or CSAF statement that the product is not
+// affected.
+type VulnSuppression struct {
+	Source        string `json:"source"`
+	Justification string `json:"justification,omitempty"`
+	Detail        string `json:"detail,omitempty"`
+}
+
+// VulnEvidence is one statement that matched one device field.
+type VulnEvidence struct {
+	Source      string  `json:"source"` // csaf:ICSMA-…, nvd:…
+	ProductName string  `json:"product_name,omitempty"`
+	CPE         string  `json:"cpe,omitempty"`
+	Rule        string  `json:"rule,omitempty"` // the version rule as written
+	Target      string  `json:"target"`         // model, os, software[2], sbom:<ref>
+	DeviceValue string  `json:"device_value,omitempty"`
+	How         string  `json:"how"`
+	Verdict     string  `json:"verdict,omitempty"` // in, unknown
+	Confidence  float64 `json:"confidence"`
+}
+
+// VulnSet is one device's whole set of matches at one time.
+type VulnSet struct {
+	Asset string
+	At    time.Time
+	Items []Vulnerability
+}
+
+// Bounds of a stored vulnerability.
+const (
+	MaxVulnsPerAsset    = 10000
+	MaxVulnEvidence     = 8
+	maxVulnText         = 4096
+	vulnUnscoredCVSS    = 6.8 // docs/rama.md: the median of the ICS medical CVEs
+	vulnNoEPSSLikelihood = 0.02
+)
+
+// VulnRisk is the number the "risk" sort orders by: known exploitation
+// first, then the likelihood RAMA gives the vulnerability (CVSS/10 × EPSS,
+// 0.02 without EPSS, CVSS 6.8 when unscored: docs/rama.md), then CVSS.
+// It is a whole number so that pages can continue after it.
+func VulnRisk(v Vulnerability) int64 {
+	cvss := v.CVSS
+	if cvss <= 0 {
+		cvss = vulnUnscoredCVSS
+	}
+	p := vulnNoEPSSLikelihood
+	if v.EPSS != nil {
+		p = *v.EPSS
+	}
+	part := min(max(cvss/10*p, 0), 1)
+	var kev int64
+	if v.KEV {
+		kev = 1
+	}
+	return kev*1e12 + int64(part*1e6+0.5)*1e3 + int64(min(max(v.CVSS, 0), 10)*10+0.5)
+}
+
+// Validate checks a vulnerability before it is stored.
+func (v Vulnerability) Validate() error {
+	switch {
+	case v.Asset == "":
+		return fmt.Errorf("vulnerability without device: %w", ErrInvalid)
+	case v.CVE == "" || len(v.CVE) > 64:
+		return fmt.Errorf("vulnerability of %s without a CVE id (or longer than 64 bytes): %w", v.Asset, ErrInvalid)
+	case !slices.Contains(VulnStatuses, v.Status):
+		return fmt.Errorf("vulnerability %s of %s: status %q: %w", v.CVE, v.Asset, v.Status, ErrInvalid)
+	case v.CVSS < 0 || v.CVSS > 10:
+		return fmt.Errorf("vulnerability %s of %s: CVSS %v outside 0–10: %w", v.CVE, v.Asset, v.CVSS, ErrInvalid)
+	case v.EPSS != nil && (*v.EPSS < 0 || *v.EPSS > 1):
+		return fmt.Errorf("vulnerability %s of %s: EPSS %v outside 0–1: %w", v.CVE, v.Asset, *v.EPSS, ErrInvalid)
+	case v.Confidence < 0 || v.Confidence > 1:
+		return fmt.Errorf("vulnerability %s of %s: confidence %v outside 0–1: %w", v.CVE, v.Asset, v.Confidence, ErrInvalid)
+	case len(v.Evidence) > MaxVulnEvidence:
+		return fmt.Errorf("vulnerability %s of %s: more than %d pieces of evidence: %w", v.CVE, v.Asset, MaxVulnEvidence, ErrInvalid)
+	case len(v.Remediation) > maxVulnText || (v.Decision != nil && len(v.Decision.Comment) > maxVulnText):
+		return fmt.Errorf("vulnerability %s of %s: text longer than %d bytes: %w", v.CVE, v.Asset, maxVulnText, ErrInvalid)
+	}
+	return nil
+}
+
+// VulnQuery selects and orders stored vulnerabilities.
+type VulnQuery struct {
+	ListOptions
+	Assets   []string
+	CVEs     []string
+	Statuses []string
+	// KEV, when set, keeps only (true) or leaves out (false) CVEs in
+	// CISA's Known Exploited Vulnerabilities catalogue.
+	KEV *bool
+	// MinCVSS and MinEPSS keep vulnerabilities scored at least this much
+	// (0: no bound; a vulnerability without EPSS never passes MinEPSS).
+	MinCVSS, MinEPSS float64
+}
+
+// VulnSortKeys are the keys ListVulnerabilities sorts by; the first is the
+// default (descending).
+var VulnSortKeys = []string{"risk", "cvss", "epss", "cve", "asset", "id"}

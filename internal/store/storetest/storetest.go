@@ -66,6 +66,8 @@ func Run(t *testing.T, b Backend) {
 		{"Tokens", testTokens},
 		{"Sensors", testSensors},
 		{"Scores", testScores},
+		{"VulnReplace", testVulnReplace},
+		{"VulnList", testVulnList},
 		{"ConcurrentUpserts", testConcurrentUpserts},
 	}
 	for _, tc := range tests {
