@@ -443,10 +443,10 @@ type VulnSet struct {
 
 // Bounds of a stored vulnerability.
 const (
-	MaxVulnsPerAsset    = 10000
-	MaxVulnEvidence     = 8
-	maxVulnText         = 4096
-	vulnUnscoredCVSS    = 6.8 // docs/rama.md: the median of the ICS medical CVEs
+	MaxVulnsPerAsset     = 10000
+	MaxVulnEvidence      = 8
+	maxVulnText          = 4096
+	vulnUnscoredCVSS     = 6.8 // docs/rama.md: the median of the ICS medical CVEs
 	vulnNoEPSSLikelihood = 0.02
 )
 
