@@ -102,6 +102,7 @@ type ScoreStore interface {
 	store.Findings
 	store.Alerts
 	store.Scores
+	store.Vulnerabilities
 }
 
 // Knowledge loads the imported vulnerability knowledge and inventories
@@ -210,6 +211,9 @@ func (s *Scoring) Once(ctx context.Context, now time.Time) (*ScoreRun, error) {
 			Score: roundScore(r.Residual), Band: string(r.Band), Breakdown: raw}); err != nil {
 			return nil, fmt.Errorf("scoring: store %s: %w", d.ID, err)
 		}
+	}
+	if err := storeVulns(ctx, s.Store, devs, now); err != nil {
+		return nil, err
 	}
 	h := eng.Hospital()
 	raw, err := json.Marshal(h)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -12,13 +14,18 @@ import (
 	"github.com/heir-emd/heir/internal/asset"
 	"github.com/heir-emd/heir/internal/bus"
 	"github.com/heir-emd/heir/internal/capture"
+	"github.com/heir-emd/heir/internal/demo"
 	"github.com/heir-emd/heir/internal/detect"
 	"github.com/heir-emd/heir/internal/event"
+	"github.com/heir-emd/heir/internal/inventory"
 	"github.com/heir-emd/heir/internal/proto/registry"
+	"github.com/heir-emd/heir/internal/rama"
 	"github.com/heir-emd/heir/internal/sensor"
 	"github.com/heir-emd/heir/internal/store"
 	"github.com/heir-emd/heir/internal/store/sqlite"
 	"github.com/heir-emd/heir/internal/testenv"
+	"github.com/heir-emd/heir/internal/vuln"
+	"github.com/heir-emd/heir/internal/vuln/importer"
 )
 
 type alertLog struct {
@@ -155,5 +162,157 @@ func TestScoringStoresDailySnapshots(t *testing.T) {
 	trend, _ = db.ScoreTrend(ctx, store.ScoreHospital, HospitalSubject, now.Add(-48*time.Hour), now.Add(48*time.Hour))
 	if len(trend) != 2 {
 		t.Fatalf("hospital trend has %d points, want 2", len(trend))
+	}
+}
+
+// labKnowledge imports what heir demo imports (the bundled ICSMA
+// advisories, KEV and end-of-life data) and an inventory that says what
+// two lab devices are, as a hospital's asset register would; decide adds
+// analysts' decisions to what each load returns.
+func labKnowledge(t *testing.T, decide ...vuln.Decision) Knowledge {
+	t.Helper()
+	ctx := context.Background()
+	dir, src := t.TempDir(), t.TempDir()
+	ks, err := demo.WriteKnowledge(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := filepath.Join(src, "inventory.csv")
+	if err := os.WriteFile(inv, []byte(labInventory), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ks = append(ks, demo.Knowledge{Kind: "inventory", Path: inv})
+	for _, k := range ks {
+		if _, err := importer.Run(ctx, dir, k.Kind, []string{k.Path}, importer.Options{}, slog.New(slog.DiscardHandler)); err != nil {
+			t.Fatalf("import %s: %v", k.Kind, err)
+		}
+	}
+	return func() (*vuln.KB, []inventory.Device, error) {
+		kb, devs, err := importer.Store{Dir: dir}.Load()
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, d := range decide {
+			kb.Decide(d)
+		}
+		return kb, devs.List(), nil
+	}
+}
+
+// labInventory declares the lab's pump a BD Alaris 8015 and its PACS a
+// Philips Vue PACS, products of CISA's medical advisories.
+const labInventory = `Name,IP Address,MAC,Manufacturer,Model,Firmware,OS,Clinical Function,Location,Criticality,Software
+pump-icu-07,10.77.0.40,02:4d:4c:00:00:28,BD,Alaris PC Unit Model 8015,9.19,,therapy,ICU 3,critical,
+pacs01,10.77.0.10,02:4d:4c:00:00:0a,Philips,Vue PACS,12.2.1.0,,diagnosis,Imaging,high,
+`
+
+const (
+	labPump = "mac-024d4c000028"
+	labPACS = "mac-024d4c00000a"
+)
+
+func deviceVulns(t *testing.T, db store.Vulnerabilities, id string) map[string]store.Vulnerability {
+	t.Helper()
+	p, err := db.ListVulnerabilities(context.Background(), store.VulnQuery{Assets: []string{id}, ListOptions: store.ListOptions{Limit: store.MaxLimit}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]store.Vulnerability{}
+	for _, v := range p.Items {
+		out[v.CVE] = v
+	}
+	return out
+}
+
+// TestScoringStoresVulnerabilities: a scoring run stores each device's
+// matches with their evidence and knowledge (CVSS, EPSS, KEV), the same
+// ones RAMA counted; analysts' decisions show in the status; the next
+// run replaces the set.
+func TestScoringStoresVulnerabilities(t *testing.T) {
+	assets, _, _ := labEvents(t)
+	db := open(t)
+	ctx := context.Background()
+	for _, a := range assets {
+		if err := db.UpsertAsset(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Date(2026, 11, 28, 16, 0, 0, 0, time.UTC)
+	sc := &Scoring{Store: db, Log: slog.Default(), Knowledge: labKnowledge(t)}
+	if _, err := sc.Once(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	pump := deviceVulns(t, db, labPump)
+	v, ok := pump["CVE-2020-25165"]
+	if !ok {
+		t.Fatalf("the pump's vulnerabilities %v lack CVE-2020-25165 (ICSMA-20-317-01)", pump)
+	}
+	if v.Status != store.VulnOpen || v.KEV || v.CVSS != 6.5 || v.Confidence != 0.85 || !v.Updated.Equal(now) ||
+		len(v.Evidence) == 0 || v.Evidence[0].Source != "csaf:ICSMA-20-317-01" || v.Evidence[0].Target != "model" || v.Component == "" {
+		t.Errorf("pump CVE-2020-25165: %+v", v)
+	}
+	pacs := deviceVulns(t, db, labPACS)
+	if g := pacs["CVE-2020-1938"]; !g.KEV || g.Status != store.VulnOpen {
+		t.Errorf("PACS: Ghostcat (CVE-2020-1938, in KEV) %+v among %d", g, len(pacs))
+	}
+	// The PACS's list starts with its known-exploited CVE.
+	p, err := db.ListVulnerabilities(ctx, store.VulnQuery{Assets: []string{labPACS}, ListOptions: store.ListOptions{Limit: 1}})
+	if err != nil || len(p.Items) != 1 || !p.Items[0].KEV {
+		t.Errorf("PACS's most severe: %+v %v", p.Items, err)
+	}
+	if n := len(deviceVulns(t, db, "mac-024d4c000032")); n != 0 {
+		t.Errorf("the patient monitor, which nothing declares, has %d vulnerabilities", n)
+	}
+	// RAMA counted exactly the stored open ones.
+	for _, id := range []string{labPump, labPACS} {
+		trend, err := db.ScoreTrend(ctx, store.ScoreDevice, id, now, now)
+		if err != nil || len(trend) != 1 {
+			t.Fatalf("%s score %v %v", id, trend, err)
+		}
+		var b rama.Breakdown
+		if err := json.Unmarshal(trend[0].Breakdown, &b); err != nil {
+			t.Fatal(err)
+		}
+		counted := map[string]bool{}
+		for _, it := range b.Items {
+			if it.Kind == rama.KindVulnerability {
+				counted[it.Ref] = true
+			}
+		}
+		stored := deviceVulns(t, db, id)
+		if len(counted) != len(stored) {
+			t.Errorf("%s: RAMA counted %d vulnerabilities, the store has %d", id, len(counted), len(stored))
+		}
+		for cve := range counted {
+			if stored[cve].Status != store.VulnOpen {
+				t.Errorf("%s: RAMA counted %s, stored as %+v", id, cve, stored[cve])
+			}
+		}
+	}
+
+	// An analyst calls one a false positive (heir decide): the next run
+	// stores the decision; RAMA no longer counts it.
+	fp := vuln.Decision{Subject: labPump, CVE: "CVE-2020-25165", Product: v.Product, State: vuln.DecisionFalsePositive,
+		Comment: "pump runs 9.33.2 since March", Author: "ana", Time: now}
+	sc.Knowledge = labKnowledge(t, fp)
+	if _, err := sc.Once(ctx, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	v = deviceVulns(t, db, labPump)["CVE-2020-25165"]
+	if v.Status != store.VulnFalsePositive || v.Decision == nil || v.Decision.Comment != fp.Comment || v.Decision.Author != "ana" {
+		t.Errorf("after the decision: %+v (decision %+v)", v, v.Decision)
+	}
+	if n := len(deviceVulns(t, db, labPump)); n != len(pump) {
+		t.Errorf("the pump has %d vulnerabilities after the decision, %d before", n, len(pump))
+	}
+
+	// Without knowledge, the next run matches nothing: every set is
+	// cleared, none is left from before.
+	sc.Knowledge = nil
+	if _, err := sc.Once(ctx, now.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := db.ListVulnerabilities(ctx, store.VulnQuery{ListOptions: store.ListOptions{WithTotal: true}}); err != nil || p.Total != 0 {
+		t.Errorf("after a run without knowledge: %d left, %v", p.Total, err)
 	}
 }
