@@ -21,7 +21,7 @@ import (
 	"github.com/heir-emd/heir/internal/capture"
 )
 
-//go:embed bundle/medlab-dev.pcap.gz bundle/csaf-icsma.tar.gz bundle/kev.json.gz bundle/eol.tar.gz
+//go:embed bundle/medlab-dev.pcap.gz bundle/csaf-icsma.tar.gz bundle/kev.json.gz bundle/eol.tar.gz bundle/inventory.csv
 var bundle embed.FS
 
 // CaptureName is the file WriteCapture writes.
@@ -44,8 +44,12 @@ type Knowledge struct {
 	Path string
 }
 
-// WriteKnowledge unpacks the bundled advisories, KEV catalogue and
-// end-of-life files into dir, in the order to import them.
+// WriteKnowledge unpacks the bundled advisories, KEV catalogue,
+// end-of-life files and asset register into dir, in the order to import
+// them. The asset register declares two of the lab's devices to be
+// products of CISA's medical advisories (the lab's stand-ins do not say
+// their model on the wire), so that the demo's vulnerability views match
+// something, a known-exploited CVE among them.
 func WriteKnowledge(dir string) ([]Knowledge, error) {
 	if err := untar("bundle/csaf-icsma.tar.gz", dir); err != nil {
 		return nil, err
@@ -57,10 +61,19 @@ func WriteKnowledge(dir string) ([]Knowledge, error) {
 	if err := gunzip("bundle/kev.json.gz", kev); err != nil {
 		return nil, err
 	}
+	inv := filepath.Join(dir, "inventory.csv")
+	b, err := bundle.ReadFile("bundle/inventory.csv")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(inv, b, 0o600); err != nil {
+		return nil, err
+	}
 	return []Knowledge{
 		{Kind: "csaf", Path: filepath.Join(dir, "csaf-icsma")},
 		{Kind: "kev", Path: kev},
 		{Kind: "eol", Path: filepath.Join(dir, "eol")},
+		{Kind: "inventory", Path: inv},
 	}, nil
 }
 

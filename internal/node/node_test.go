@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -166,9 +164,9 @@ func TestScoringStoresDailySnapshots(t *testing.T) {
 }
 
 // labKnowledge imports what heir demo imports (the bundled ICSMA
-// advisories, KEV and end-of-life data) and an inventory that says what
-// two lab devices are, as a hospital's asset register would; decide adds
-// analysts' decisions to what each load returns.
+// advisories, KEV, end-of-life data, and an asset register that says the
+// lab's pump is a BD Alaris 8015 and its PACS a Philips Vue PACS); decide
+// adds analysts' decisions to what each load returns.
 func labKnowledge(t *testing.T, decide ...vuln.Decision) Knowledge {
 	t.Helper()
 	ctx := context.Background()
@@ -177,11 +175,6 @@ func labKnowledge(t *testing.T, decide ...vuln.Decision) Knowledge {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv := filepath.Join(src, "inventory.csv")
-	if err := os.WriteFile(inv, []byte(labInventory), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ks = append(ks, demo.Knowledge{Kind: "inventory", Path: inv})
 	for _, k := range ks {
 		if _, err := importer.Run(ctx, dir, k.Kind, []string{k.Path}, importer.Options{}, slog.New(slog.DiscardHandler)); err != nil {
 			t.Fatalf("import %s: %v", k.Kind, err)
@@ -198,13 +191,6 @@ func labKnowledge(t *testing.T, decide ...vuln.Decision) Knowledge {
 		return kb, devs.List(), nil
 	}
 }
-
-// labInventory declares the lab's pump a BD Alaris 8015 and its PACS a
-// Philips Vue PACS, products of CISA's medical advisories.
-const labInventory = `Name,IP Address,MAC,Manufacturer,Model,Firmware,OS,Clinical Function,Location,Criticality,Software
-pump-icu-07,10.77.0.40,02:4d:4c:00:00:28,BD,Alaris PC Unit Model 8015,9.19,,therapy,ICU 3,critical,
-pacs01,10.77.0.10,02:4d:4c:00:00:0a,Philips,Vue PACS,12.2.1.0,,diagnosis,Imaging,high,
-`
 
 const (
 	labPump = "mac-024d4c000028"

@@ -50,6 +50,7 @@ func (s *Server) apiRoutes() []Route {
 		{Method: "GET", Pattern: "/api/v1/alerts", Access: read, Handler: h(s.listAlerts)},
 		{Method: "GET", Pattern: "/api/v1/alerts/stream", Access: read, Handler: h(s.alertStream), Stream: true},
 		{Method: "GET", Pattern: "/api/v1/alerts/{id}", Access: read, Handler: h(s.getAlert)},
+		{Method: "GET", Pattern: "/api/v1/vulnerabilities", Access: read, Handler: h(s.listVulnerabilities)},
 		{Method: "GET", Pattern: "/api/v1/scores/hospital", Access: read, Handler: h(s.hospitalScores)},
 		{Method: "GET", Pattern: "/api/v1/scores/assets/{id}", Access: read, Handler: h(s.assetScores)},
 

@@ -236,18 +236,20 @@ func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) {
 }
 
 // AssetDetail is the device page: the device with its evidence, services
-// and peers, its findings, the alerts it took part in, and its score with
-// the breakdown.
+// and peers, its findings, its vulnerabilities (most severe first), the
+// alerts it took part in, and its score with the breakdown.
 type AssetDetail struct {
-	Asset    store.Asset         `json:"asset"`
-	Findings List[store.Finding] `json:"findings"`
-	Alerts   List[event.Alert]   `json:"alerts"`
-	Score    RAMATrend           `json:"score"`
+	Asset           store.Asset               `json:"asset"`
+	Findings        List[store.Finding]       `json:"findings"`
+	Vulnerabilities List[store.Vulnerability] `json:"vulnerabilities"`
+	Alerts          List[event.Alert]         `json:"alerts"`
+	Score           RAMATrend                 `json:"score"`
 }
 
 // Bounds of the device page's lists (the full lists are a filter away).
 const (
 	assetFindings = 100
+	assetVulns    = 100
 	assetAlerts   = 20
 	assetMaxIPs   = 8
 	assetDays     = 30
@@ -270,6 +272,11 @@ func (s *Server) getAsset(w http.ResponseWriter, r *http.Request) {
 	g.Go(func() error {
 		pg, err := s.st.ListFindings(gctx, store.FindingQuery{Asset: a.ID, ListOptions: store.ListOptions{Limit: assetFindings, WithTotal: true}})
 		d.Findings = listOf(pg)
+		return err
+	})
+	g.Go(func() error {
+		pg, err := s.st.ListVulnerabilities(gctx, store.VulnQuery{Assets: []string{a.ID}, ListOptions: store.ListOptions{Limit: assetVulns, WithTotal: true}})
+		d.Vulnerabilities = listOf(pg)
 		return err
 	})
 	ips := a.IPs[:min(len(a.IPs), assetMaxIPs)]
@@ -400,6 +407,29 @@ func (s *Server) triageFinding(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, f)
+}
+
+func (s *Server) listVulnerabilities(w http.ResponseWriter, r *http.Request) {
+	p := newParams(r)
+	q := store.VulnQuery{
+		ListOptions: p.listOptions(store.VulnSortKeys),
+		Assets:      p.list("asset", nil),
+		CVEs:        p.list("cve", nil),
+		Statuses:    p.list("status", validVulnStat),
+		KEV:         p.boolean("kev"),
+		MinCVSS:     p.number("min_cvss", 0, 10),
+		MinEPSS:     p.number("min_epss", 0, 1),
+	}
+	if err := p.done(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	pg, err := s.st.ListVulnerabilities(r.Context(), q)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeList(w, r, listOf(pg))
 }
 
 func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {

@@ -130,6 +130,77 @@ func TestAssetPage(t *testing.T) {
 	}
 }
 
+func vulnID(v store.Vulnerability) string { return v.ID }
+
+// TestVulnerabilities: the device page lists its vulnerabilities most
+// severe first (known exploited first); the list filters, sorts and
+// pages like every other.
+func TestVulnerabilities(t *testing.T) {
+	e := newEnv(t)
+	fill(t, e.st, 3)
+	var d AssetDetail
+	e.get("viewer", "/api/v1/assets/dev-000", &d)
+	if got := ids(d.Vulnerabilities.Items, vulnID); !slices.Equal(got, []string{"dev-000|CVE-2020-0002", "dev-000|CVE-2020-0001"}) || *d.Vulnerabilities.Total != 2 {
+		t.Fatalf("device page vulnerabilities %v", got)
+	}
+	if v := d.Vulnerabilities.Items[0]; !v.KEV || v.CVSS != 5.9 || *v.EPSS != 0.01 || len(v.Evidence) != 1 || v.Component != "Space 1.0" {
+		t.Errorf("KEV vulnerability %+v", v)
+	}
+	e.get("viewer", "/api/v1/assets/dev-002", &d)
+	if d.Vulnerabilities.Items == nil || len(d.Vulnerabilities.Items) != 0 || *d.Vulnerabilities.Total != 0 {
+		t.Errorf("dev-002 vulnerabilities %+v", d.Vulnerabilities)
+	}
+	var page List[store.Vulnerability]
+	for q, want := range map[string][]string{
+		"":                                  {"dev-000|CVE-2020-0002", "dev-001|CVE-2020-0001", "dev-000|CVE-2020-0001", "dev-001|CVE-2020-0003"},
+		"kev=true":                          {"dev-000|CVE-2020-0002"},
+		"kev=false&sort=id":                 {"dev-000|CVE-2020-0001", "dev-001|CVE-2020-0001", "dev-001|CVE-2020-0003"},
+		"cve=CVE-2020-0001&sort=asset":      {"dev-000|CVE-2020-0001", "dev-001|CVE-2020-0001"},
+		"asset=dev-001&sort=cve":            {"dev-001|CVE-2020-0001", "dev-001|CVE-2020-0003"},
+		"status=false-positive":             {"dev-001|CVE-2020-0003"},
+		"min_cvss=7.5&status=open&sort=-id": {"dev-001|CVE-2020-0001", "dev-000|CVE-2020-0001"},
+		"min_epss=0.1&sort=id":              {"dev-000|CVE-2020-0001", "dev-001|CVE-2020-0001"},
+		"sort=-cvss&limit=1":                {"dev-001|CVE-2020-0001"},
+	} {
+		e.get("viewer", "/api/v1/vulnerabilities?"+q, &page)
+		if got := ids(page.Items, vulnID); !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", q, got, want)
+		}
+	}
+	e.get("viewer", "/api/v1/vulnerabilities?status=false-positive", &page)
+	if dec := page.Items[0].Decision; dec == nil || dec.Comment != "not this firmware" || dec.State != "false-positive" {
+		t.Errorf("the analyst's decision: %+v", dec)
+	}
+	// Pages by cursor visit every row once.
+	var all []string
+	path := "/api/v1/vulnerabilities?limit=3&total=true"
+	for range 3 {
+		var page List[store.Vulnerability]
+		e.get("viewer", path, &page)
+		if *page.Total != 4 {
+			t.Fatalf("total %d", *page.Total)
+		}
+		all = append(all, ids(page.Items, vulnID)...)
+		if page.Next == "" {
+			break
+		}
+		path = "/api/v1/vulnerabilities?limit=3&total=true&cursor=" + page.Next
+	}
+	if len(all) != 4 || all[0] != "dev-000|CVE-2020-0002" {
+		t.Errorf("pages %v", all)
+	}
+	resp, b := e.do(req{method: "GET", path: "/api/v1/vulnerabilities?status=fixed&kev=maybe&min_cvss=11&min_epss=x&sort=severity&assets=dev-000", as: "viewer"})
+	p := problemOf(t, resp, b)
+	var fields []string
+	for _, f := range p.Errors {
+		fields = append(fields, f.Field)
+	}
+	slices.Sort(fields)
+	if resp.StatusCode != 400 || !slices.Equal(fields, []string{"assets", "kev", "min_cvss", "min_epss", "sort", "status"}) {
+		t.Fatalf("bad params: %d %v", resp.StatusCode, fields)
+	}
+}
+
 func TestOverview(t *testing.T) {
 	e := newEnv(t)
 	fill(t, e.st, 5)

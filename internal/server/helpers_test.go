@@ -304,6 +304,22 @@ func fill(t testing.TB, st store.Store, n int) {
 			t.Fatal(err)
 		}
 	}
+	// Vulnerabilities of the first two devices: dev-000 has a KEV one.
+	epss := func(f float64) *float64 { return &f }
+	vuln := func(cve string, cvss float64, e *float64, kev bool, status string) store.Vulnerability {
+		return store.Vulnerability{CVE: cve, Product: "csaf:b_braun/space", Component: "Space 1.0", CVSS: cvss, EPSS: e, KEV: kev,
+			Status: status, Confidence: 0.85, Evidence: []store.VulnEvidence{{Source: "csaf:ICSMA-00-000-00", Target: "model", How: "advisory product", Confidence: 0.85}}}
+	}
+	fp := vuln("CVE-2020-0003", 7.5, nil, false, store.VulnFalsePositive)
+	fp.Decision = &store.VulnDecision{Subject: "dev-001", State: "false-positive", Comment: "not this firmware", Author: "ana"}
+	if n >= 2 {
+		if err := st.ReplaceVulnerabilities(ctx, []store.VulnSet{
+			{Asset: "dev-000", At: t0, Items: []store.Vulnerability{vuln("CVE-2020-0001", 9.8, epss(0.3), false, store.VulnOpen), vuln("CVE-2020-0002", 5.9, epss(0.01), true, store.VulnOpen)}},
+			{Asset: "dev-001", At: t0, Items: []store.Vulnerability{fp, vuln("CVE-2020-0001", 9.8, epss(0.3), false, store.VulnOpen)}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for d := range 3 {
 		if err := st.PutScore(ctx, store.Score{Kind: store.ScoreHospital, Subject: DefaultSite, Day: store.Day(t0).AddDate(0, 0, d-2),
 			Score: 70 + d, Band: store.BandHigh}); err != nil {

@@ -128,6 +128,20 @@ func (p *params) integer(name string, def, lo, hi int) int {
 	return n
 }
 
+// number reads a decimal number in [lo, hi] (0 when absent).
+func (p *params) number(name string, lo, hi float64) float64 {
+	v := p.raw(name)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.ParseFloat(v, 64)
+	if err != nil || n < lo || n > hi || n != n {
+		p.bad(name, "want a number from %g to %g", lo, hi)
+		return 0
+	}
+	return n
+}
+
 func (p *params) prefix(name string) netip.Prefix {
 	v := p.raw(name)
 	if v == "" {
@@ -225,6 +239,7 @@ var (
 	validSeverity = oneOf("severity", store.Severities)
 	validState    = oneOf("state", store.FindingStates)
 	validRole     = oneOf("role", store.Roles)
+	validVulnStat = oneOf("status", store.VulnStatuses)
 )
 
 func validBand(v string) error {

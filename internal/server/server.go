@@ -28,6 +28,7 @@ type Store interface {
 	store.Tokens
 	store.Sensors
 	store.Scores
+	store.Vulnerabilities
 	// SchemaVersion doubles as the readiness probe: it reads the
 	// database.
 	SchemaVersion(ctx context.Context) (int, error)

@@ -153,7 +153,7 @@ func (u *UI) devices(w http.ResponseWriter, r *http.Request) {
 
 // deviceView is the device page.
 type deviceView struct {
-	D         assetDetail
+	D         server.AssetDetail
 	Name      string
 	Evidence  []event.Evidence
 	Breakdown *rama.Breakdown
@@ -163,41 +163,20 @@ type deviceView struct {
 	ItemsTotal   [2]float64 // inherent, residual points of the items
 	Trend        chart
 	Vulns        []vulnRow
-	VulnsFrom    string // "api", "breakdown" or "" (none known)
 	Next         string
 }
 
-// assetDetail is the API's device page plus fields the API may add:
-// vulnerabilities are read when present (see docs/ui.md).
-type assetDetail struct {
-	server.AssetDetail
-	Vulnerabilities *server.List[vulnRecord] `json:"vulnerabilities,omitempty"`
-}
-
-// vulnRecord is a matched vulnerability as the UI expects the API to
-// serve it (vuln.RiskVuln's fields).
-type vulnRecord struct {
-	CVE            string   `json:"cve"`
-	CVSS           float64  `json:"cvss,omitempty"`
-	Vector         string   `json:"vector,omitempty"`
-	EPSS           *float64 `json:"epss,omitempty"`
-	EPSSPercentile *float64 `json:"epss_percentile,omitempty"`
-	KEV            bool     `json:"kev,omitempty"`
-	Ransomware     bool     `json:"ransomware,omitempty"`
-	Status         string   `json:"status,omitempty"`
-	Component      string   `json:"component,omitempty"`
-	Confidence     float64  `json:"confidence,omitempty"`
-}
-
+// vulnRow is a matched vulnerability with the points RAMA gives it (from
+// the device's breakdown; none when it does not count).
 type vulnRow struct {
-	vulnRecord
-	Why    string
-	Points float64
+	store.Vulnerability
+	Points  float64
+	Counted bool
 }
 
 func (u *UI) device(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	var d assetDetail
+	var d server.AssetDetail
 	if err := u.api.get(r, "/api/v1/assets/"+pathID(id), nil, &d); err != nil {
 		u.failAPI(w, r, err)
 		return
@@ -218,19 +197,17 @@ func (u *UI) device(w http.ResponseWriter, r *http.Request) {
 			v.RawBreakdown = string(cur.Breakdown)
 		}
 	}
-	switch {
-	case d.Vulnerabilities != nil:
-		v.VulnsFrom = "api"
-		for _, x := range d.Vulnerabilities.Items {
-			v.Vulns = append(v.Vulns, vulnRow{vulnRecord: x})
-		}
-	case v.Breakdown != nil:
+	points := map[string]float64{}
+	if v.Breakdown != nil {
 		for _, it := range v.Breakdown.Items {
 			if it.Kind == rama.KindVulnerability {
-				v.VulnsFrom = "breakdown"
-				v.Vulns = append(v.Vulns, vulnRow{vulnRecord: vulnRecord{CVE: it.Ref, Component: it.Detail, KEV: strings.Contains(it.Why, "KEV")}, Why: it.Why, Points: it.ResidualPoints})
+				points[it.Ref] += it.ResidualPoints
 			}
 		}
+	}
+	for _, x := range d.Vulnerabilities.Items {
+		p, ok := points[x.CVE]
+		v.Vulns = append(v.Vulns, vulnRow{Vulnerability: x, Points: p, Counted: ok})
 	}
 	v.Trend = chart{Kind: "line", Label: "RAMA score of " + v.Name + ", daily", Unit: "RAMA score", Max: 100, Marks: ramaMarks}
 	s := chartSeries{Name: "RAMA"}

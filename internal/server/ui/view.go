@@ -82,6 +82,7 @@ func (u *UI) funcs() template.FuncMap {
 		"num":       num,
 		"pct":       func(x float64) string { return num(100*x, 0) + " %" },
 		"conf":      func(x float64) string { return num(100*x, 0) + " %" },
+		"epss":      func(x float64) string { return num(100*x, 2) + " %" },
 		"toJSON":    toJSON,
 		"bandLabel": bandLabel,
 		"bandOf":    func(r *store.Risk) string { return riskBand(r) },
@@ -98,6 +99,7 @@ func (u *UI) funcs() template.FuncMap {
 		"dict":      dict,
 		"listTags":  listTags,
 		"lower":     strings.ToLower,
+		"hasPrefix": strings.HasPrefix,
 	}
 }
 
@@ -244,6 +246,8 @@ func stateName(s string) string {
 		return "False positive"
 	case event.StateFixed:
 		return "Fixed"
+	case store.VulnNotAffected:
+		return "Not affected"
 	}
 	return s
 }
