@@ -29,6 +29,7 @@ patient data, cleartext or default logins, obsolete TLS, SMBv1 …).`)
 	)
 	var sf sensorFlags
 	sf.register(fs)
+	sf.registerEngines(fs, true)
 	if code, ok := parse(fs, args, e.stderr); !ok {
 		return code
 	}
@@ -53,9 +54,7 @@ patient data, cleartext or default logins, obsolete TLS, SMBv1 …).`)
 
 	collector := report.NewCollector()
 	outs := []sensor.Output{set.inventory, collector}
-	if set.detect != nil {
-		outs = append(outs, set.detect)
-	}
+	outs = append(outs, set.outputs()...)
 	var jl *jsonLines
 	if *events != "" {
 		w, closeFn, err := openOutput(*events, e.stdout)
@@ -87,10 +86,16 @@ patient data, cleartext or default logins, obsolete TLS, SMBv1 …).`)
 		fmt.Fprintf(e.stderr, "heir analyze: interrupted: %v\n", err)
 		return ExitInternal
 	}
-	if set.detect != nil {
-		// The capture is over: close every open alert, emit every
-		// finding as it stands.
-		set.detect.Flush()
+	// The capture is over: close every open alert, emit every finding
+	// as it stands; keep what the baselines learnt if asked.
+	set.flush()
+	snap, err := set.snapshotBaseline()
+	if err == nil {
+		err = set.saveBaseline(snap)
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "heir analyze: %v\n", err)
+		return ExitInternal
 	}
 	alerts, found := findings.Alerts(), findings.Findings()
 	assets := set.inventory.Assets()

@@ -16,10 +16,12 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/heir-emd/heir/internal/baseline"
 	"github.com/heir-emd/heir/internal/bus"
 	"github.com/heir-emd/heir/internal/capture"
 	"github.com/heir-emd/heir/internal/detect"
 	"github.com/heir-emd/heir/internal/event"
+	"github.com/heir-emd/heir/internal/mlsense"
 	"github.com/heir-emd/heir/internal/sensor"
 )
 
@@ -33,6 +35,10 @@ type statsRecord struct {
 	Inputs []capture.InputStats `json:"inputs"`
 	Bus    *bus.PublisherStats  `json:"bus,omitempty"`
 	Detect *detect.Stats        `json:"detect,omitempty"`
+	// Baseline and ML count the behaviour baselines' and the flow
+	// classifier's work, when they run.
+	Baseline *baseline.Stats `json:"baseline,omitempty"`
+	ML       *mlsense.Stats  `json:"ml,omitempty"`
 }
 
 // eventSink writes the engine's alerts and findings as JSON lines and to
@@ -78,9 +84,11 @@ captures end (replay).`)
 		dataDir   = fs.String("data", defaultDataDir(), "`DIR` for the sensor's state: the spool that keeps events while the node is unreachable")
 		spoolMax  = fs.Int64("spool-max", 256<<20, "most `BYTES` of events kept while the node is unreachable; the oldest go first when full")
 		drainWait = fs.Duration("drain-timeout", 30*time.Second, "with --read, how long to wait at the end for the node to take the spooled events")
+		saveEvery = fs.Duration("baseline-save-every", 10*time.Minute, "how often the behaviour baselines are saved to --baseline-file (and at exit)")
 	)
 	var sf sensorFlags
 	sf.register(fs)
+	sf.registerEngines(fs, false)
 	if code, ok := parse(fs, args, e.stderr); !ok {
 		return code
 	}
@@ -94,8 +102,19 @@ captures end (replay).`)
 		return usageError(e.stderr, "sense", "--read needs capture files or directories as arguments")
 	case live && fs.NArg() > 0:
 		return usageError(e.stderr, "sense", "unexpected arguments %q (did you mean --read?)", fs.Args())
-	case *assetsInt <= 0 || *statsInt <= 0:
-		return usageError(e.stderr, "sense", "--asset-interval and --stats-interval must be positive")
+	case *assetsInt <= 0 || *statsInt <= 0 || *saveEvery <= 0:
+		return usageError(e.stderr, "sense", "--asset-interval, --stats-interval and --baseline-save-every must be positive")
+	}
+	baseFileSet := false
+	fs.Visit(func(f *flag.Flag) { baseFileSet = baseFileSet || f.Name == "baseline-file" })
+	if live && !baseFileSet && !sf.noDetect && sf.engines.baselineOn() {
+		// A live sensor keeps what it learnt across restarts by default
+		// (a week of learning lost at every restart would never end); a
+		// replay of captures keeps it only when asked.
+		sf.engines.baseFile = filepath.Join(*dataDir, "baseline.json")
+		if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+			return usageError(e.stderr, "sense", "--data: %v", err)
+		}
 	}
 	sink := &eventSink{}
 	set, err := sf.build(sink, e.log)
@@ -152,9 +171,7 @@ captures end (replay).`)
 	jl := newJSONLines(w)
 	sink.jl, sink.pub = jl, pub
 	outs := []sensor.Output{set.inventory, jl}
-	if set.detect != nil {
-		outs = append(outs, set.detect)
-	}
+	outs = append(outs, set.outputs()...)
 	if pub != nil {
 		outs = append(outs, busOutput{pub})
 	}
@@ -178,6 +195,14 @@ captures end (replay).`)
 		if set.detect != nil {
 			st := set.detect.Stats()
 			rec.Detect = &st
+		}
+		if set.baseline != nil {
+			st := set.baseline.Stats()
+			rec.Baseline = &st
+		}
+		if set.ml != nil {
+			st := set.ml.Stats()
+			rec.ML = &st
 		}
 		jl.write(rec)
 		if pub != nil {
@@ -214,7 +239,7 @@ captures end (replay).`)
 	g.Go(func() error {
 		tick := time.NewTicker(tickEvery)
 		defer tick.Stop()
-		lastAssets, lastStats := time.Now(), time.Now()
+		lastAssets, lastStats, lastSave := time.Now(), time.Now(), time.Now()
 		for {
 			select {
 			case <-gctx.Done():
@@ -226,9 +251,7 @@ captures end (replay).`)
 					// ages flows (and closes quiet alerts) by the wall
 					// clock.
 					s.Tick(now)
-					if set.detect != nil {
-						set.detect.Tick(now)
-					}
+					set.tick(now)
 				}
 				if now.Sub(lastAssets) >= *assetsInt {
 					emitAssets()
@@ -238,10 +261,24 @@ captures end (replay).`)
 					emitStats(false)
 					lastStats = now
 				}
+				var snap []byte
+				var snapErr error
+				if now.Sub(lastSave) >= *saveEvery {
+					snap, snapErr = set.snapshotBaseline()
+					lastSave = now
+				}
 				err := jl.flush()
 				mu.Unlock()
 				if err != nil {
 					return fmt.Errorf("write events: %w", err)
+				}
+				// The file is written outside the lock: capture goes on.
+				if snapErr == nil {
+					snapErr = set.saveBaseline(snap)
+				}
+				if snapErr != nil {
+					// Not fatal: the sensor goes on and tries again.
+					e.log.Warn("baseline not saved", "err", snapErr)
 				}
 			}
 		}
@@ -277,13 +314,18 @@ captures end (replay).`)
 	runErr := g.Wait()
 	mu.Lock()
 	s.Finish()
-	if set.detect != nil {
-		set.detect.Flush()
-	}
+	set.flush()
 	emitAssets()
 	emitStats(true)
 	flushErr := jl.flush()
+	snap, saveErr := set.snapshotBaseline()
 	mu.Unlock()
+	if saveErr == nil {
+		saveErr = set.saveBaseline(snap)
+	}
+	if saveErr != nil {
+		fmt.Fprintf(e.stderr, "heir sense: %v\n", saveErr)
+	}
 	if pub != nil {
 		if !live {
 			dctx, dcancel := context.WithTimeout(e.ctx, *drainWait)
