@@ -42,9 +42,35 @@ func benchPredict(b *testing.B, m *Model, task *Task) {
 	}
 }
 
+// benchFastReference runs a gbdt's prediction twice: /reference takes the
+// Go walk of the complete layout (the baseline), /fast the assembly
+// kernels when this CPU has them. It first checks that both give the same
+// scores on every row.
+func benchFastReference(b *testing.B, m *Model, task *Task) {
+	ref := *m
+	ref.fast = nil
+	p, q := make([]float64, len(m.Classes)), make([]float64, len(m.Classes))
+	for i := range task.N {
+		m.Scores(task.Row(i), p)
+		ref.Scores(task.Row(i), q)
+		for c := range p {
+			if p[c] != q[c] {
+				b.Fatalf("row %d class %d: fast %v, reference %v", i, c, p[c], q[c])
+			}
+		}
+	}
+	b.Run("reference", func(b *testing.B) { benchPredict(b, &ref, task) })
+	b.Run("fast", func(b *testing.B) {
+		if m.fast == nil {
+			b.Skip("no fast path for this model or CPU")
+		}
+		benchPredict(b, m, task)
+	})
+}
+
 func BenchmarkPredictGBDT(b *testing.B) {
 	m, task := benchModel(b, GBDT)
-	benchPredict(b, m, task)
+	benchFastReference(b, m, task)
 }
 
 func BenchmarkPredictForest(b *testing.B) {
@@ -52,9 +78,10 @@ func BenchmarkPredictForest(b *testing.B) {
 	benchPredict(b, m, task)
 }
 
-// BenchmarkPredictCICIoMT trains the default gbdt and forest on the whole
-// CICIoMT2024 sample (19 classes; setup takes a while) and measures
-// prediction over its rows.
+// BenchmarkPredictCICIoMT trains the default gbdt and forest and the
+// 300-round gbdt at η 0.1 ("gbdt300") on the whole CICIoMT2024 sample at
+// each granularity (setup takes a while: about 40 s for gbdt300/class) and
+// measures prediction over its rows; gbdt models as /reference and /fast.
 func BenchmarkPredictCICIoMT(b *testing.B) {
 	path := testenv.DataFile(b, "flows/ciciomt2024/merged_sample.csv.gz")
 	d, err := dataset.ReadFile(path, CICIoMT2024Spec())
@@ -66,15 +93,24 @@ func BenchmarkPredictCICIoMT(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, kind := range []Kind{GBDT, Forest} {
-			// Training inside the sub-benchmark (b.Loop runs it once), so
-			// -bench can pick one model.
-			b.Run(fmt.Sprintf("%s/%s", kind, g), func(b *testing.B) {
-				m, err := Train(context.Background(), task, DefaultConfig(kind))
+		eta := DefaultConfig(GBDT)
+		eta.Rounds, eta.LearningRate = 300, 0.1
+		for _, c := range []struct {
+			name string
+			cfg  Config
+		}{{"gbdt", DefaultConfig(GBDT)}, {"gbdt300", eta}, {"forest", DefaultConfig(Forest)}} {
+			// Training inside the sub-benchmark (it runs once: it has
+			// sub-benchmarks or b.Loop), so -bench can pick one model.
+			b.Run(fmt.Sprintf("%s/%s", c.name, g), func(b *testing.B) {
+				m, err := Train(context.Background(), task, c.cfg)
 				if err != nil {
 					b.Fatal(err)
 				}
-				benchPredict(b, m, task)
+				if c.cfg.Kind == GBDT {
+					benchFastReference(b, m, task)
+				} else {
+					benchPredict(b, m, task)
+				}
 			})
 		}
 	}

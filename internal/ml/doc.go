@@ -8,11 +8,13 @@
 // a model never scores data whose columns it was not trained on.
 //
 // Prediction walks float32 feature vectors through flattened trees and
-// allocates nothing per row.
+// allocates nothing per row. On amd64 with AVX, boosted trees are scored by
+// two small assembly kernels (fast_amd64.s) that give bit for bit the
+// scores of the Go walk, which other CPUs use.
 //
 // The package also holds what evaluation needs: stratified k-fold
 // assignment, per-class and macro F1, and the CICIoMT2024 label taxonomy
-// (19 classes, 6 categories, binary). It depends on internal/ml/dataset
-// and the standard library only; internal/ml/features maps live flow
+// (19 classes, 6 categories, binary). It depends on internal/ml/dataset,
+// golang.org/x/sys/cpu (to detect AVX) and the standard library only; internal/ml/features maps live flow
 // records to the dataset's feature vector.
 package ml

@@ -62,6 +62,10 @@ type Model struct {
 	depth  int
 	cnodes []cnode
 	cvals  []float32
+
+	// fast is the complete layout as the assembly kernels read it, or nil
+	// (no kernels for this CPU, or a model they do not serve).
+	fast *fastLayout
 }
 
 // maxCompleteDepth bounds the complete layout: a tree takes 2^depth×K
@@ -142,6 +146,7 @@ func (m *Model) compile() error {
 		m.scale = 1 / float64(len(m.trees))
 	}
 	m.compileComplete()
+	m.compileFast()
 	return nil
 }
 
@@ -314,7 +319,11 @@ func (m *Model) Scores(x []float32, out []float64) {
 		out[c] = 0
 	}
 	if m.depth > 0 {
-		m.scoresComplete(x, out)
+		if m.canFast(x) {
+			m.scoresFast(x, out)
+		} else {
+			m.scoresComplete(x, out)
+		}
 		for c, b := range m.Base {
 			out[c] += float64(b)
 		}

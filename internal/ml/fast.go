@@ -1,0 +1,101 @@
+package ml
+
+import "math"
+
+// fastLayout is the boosted trees' complete layout rearranged for the
+// assembly kernels (fast_amd64.s). It is derived from the trees when a
+// model is trained or loaded, never stored.
+//
+// Trees go in groups of eight that are walked in step. Node r (heap order
+// from 1: children 2r and 2r+1) of tree j in group g is nodes[g·8s + 8r + j],
+// so one base register and a constant displacement per tree address all
+// eight; padding trees (to a multiple of eight) always go left and are
+// never summed. Leaf l of tree t is the value row t·s + l, kp float32 wide
+// (K rounded up to a multiple of 8, zero-padded), so one AVX add takes
+// eight classes.
+type fastLayout struct {
+	depth, s, nt, kp int
+	nodes            []fnode
+	vals             []float32
+}
+
+type fnode struct {
+	feat int32
+	thr  float32
+}
+
+// fastMaxClasses bounds the classes the fast path serves: its float32
+// accumulator lives on the stack.
+const fastMaxClasses = 32
+
+// fastBatch is how many trees one walkGroups call handles (a multiple of
+// 8): their leaf offsets live on the stack.
+const fastBatch = 128
+
+// compileFast builds m.fast from the complete layout when the kernels can
+// run, the gbdt has at most fastMaxClasses classes and every leaf offset
+// fits the kernels' int32.
+func (m *Model) compileFast() {
+	m.fast = nil
+	k := len(m.Classes)
+	if m.depth == 0 || k > fastMaxClasses || !fastKernels() {
+		return
+	}
+	s, per := 1<<m.depth, 1<<m.depth-1
+	nt := len(m.cnodes) / per
+	groups := (nt + 7) / 8
+	kp := (k + 7) &^ 7
+	if int64(groups)*8*int64(s)*int64(kp)*4 > math.MaxInt32 {
+		return
+	}
+	f := &fastLayout{depth: m.depth, s: s, nt: nt, kp: kp,
+		nodes: make([]fnode, groups*8*s), vals: make([]float32, nt*s*kp)}
+	for i := range f.nodes {
+		f.nodes[i] = fnode{thr: float32(math.Inf(1))}
+	}
+	for t := range nt {
+		g, j := t/8, t%8
+		for p, c := range m.cnodes[t*per : (t+1)*per] {
+			f.nodes[g*8*s+(p+1)*8+j] = fnode{feat: c.feat, thr: c.thr}
+		}
+	}
+	for row := range nt * s {
+		copy(f.vals[row*kp:row*kp+k], m.cvals[row*k:row*k+k])
+	}
+	m.fast = f
+}
+
+// canFast says whether x can take the fast path: long enough (the kernel
+// reads features unchecked; validation bounded them by len(Features)) and
+// free of NaN, which the Go walk sends left and the kernel's compare
+// would send right.
+func (m *Model) canFast(x []float32) bool {
+	if m.fast == nil || len(x) < len(m.Features) {
+		return false
+	}
+	for _, v := range x[:len(m.Features)] {
+		if v != v {
+			return false
+		}
+	}
+	return true
+}
+
+// scoresFast adds the sum of the trees' leaves for x into out, bit for bit
+// as scoresComplete does: the same float32 additions in the same order.
+func (m *Model) scoresFast(x []float32, out []float64) {
+	f := m.fast
+	var offs [fastBatch]int32
+	var acc [fastMaxClasses]float32
+	for t0 := 0; t0 < f.nt; t0 += fastBatch {
+		n := min(f.nt-t0, fastBatch)
+		walkGroups(&f.nodes[t0*f.s], (n+7)/8, f.depth, &x[0], &offs[0], f.kp*4, f.s, t0*f.s-f.s)
+		// scoresComplete adds trees in groups of eight (as two fours) and
+		// the rest one by one; batches start at multiples of eight.
+		full := n &^ 7
+		sumLeaves(&f.vals[0], &offs[0], full/4, n-full, f.kp/8, &acc[0])
+	}
+	for c := range out {
+		out[c] += float64(acc[c])
+	}
+}
