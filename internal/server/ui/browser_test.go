@@ -431,6 +431,41 @@ func browserSuite(t *testing.T, n *Node) {
 		b.shot("device")
 	})
 
+	t.Run("device page lists its vulnerabilities from the API", func(t *testing.T) {
+		b.t = t
+		// The most severe match of the whole hospital (known exploited
+		// first): heir demo's asset register makes the PACS a Philips Vue
+		// PACS, with Ghostcat (CVE-2020-1938, in KEV) among its CVEs.
+		var top server.List[store.Vulnerability]
+		analystAPI.api("/api/v1/vulnerabilities?limit=1", &top)
+		if len(top.Items) == 0 || !top.Items[0].KEV {
+			t.Fatalf("no known-exploited vulnerability on the node: %+v", top.Items)
+		}
+		id := top.Items[0].Asset
+		var d server.AssetDetail
+		analystAPI.api("/api/v1/assets/"+url.PathEscape(id), &d)
+		b.open("/devices/" + url.PathEscape(id))
+		cves := eval[[]string](b, `[...document.querySelectorAll('#vulns table.vulns tbody tr th')].map(e => e.textContent.trim())`)
+		if len(cves) == 0 || len(cves) != len(d.Vulnerabilities.Items) {
+			t.Fatalf("the vulnerability table has %d rows, the API %d", len(cves), len(d.Vulnerabilities.Items))
+		}
+		for i, c := range cves {
+			if c != d.Vulnerabilities.Items[i].CVE {
+				t.Errorf("row %d: %s, the API's %s", i, c, d.Vulnerabilities.Items[i].CVE)
+			}
+		}
+		if cves[0] != top.Items[0].CVE || eval[string](b, `document.querySelector('#vulns tbody tr strong.kev')?.textContent || ''`) != "KEV" {
+			t.Errorf("the first row %s is not the known-exploited %s, or is not marked KEV", cves[0], top.Items[0].CVE)
+		}
+		b.do("open the evidence", chromedp.Click(chromedp.CSS(`#vulns tbody tr details summary`)))
+		if ev := eval[string](b, `document.querySelector('#vulns tbody tr details ul.evidence')?.innerText || ''`); !strings.Contains(ev, "csaf:") {
+			t.Errorf("the first vulnerability's evidence does not name its advisory: %q", ev)
+		}
+		b.clean("device vulnerabilities")
+		b.audit("device vulnerabilities")
+		b.shot("device-vulnerabilities")
+	})
+
 	t.Run("lists and threat pages", func(t *testing.T) {
 		b.t = t
 		// audit: axe runs once per template (it takes a second a page).

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"net/netip"
@@ -21,7 +22,9 @@ import (
 	"github.com/heir-emd/heir/internal/auth"
 	"github.com/heir-emd/heir/internal/capture"
 	"github.com/heir-emd/heir/internal/credential"
+	"github.com/heir-emd/heir/internal/demo"
 	"github.com/heir-emd/heir/internal/event"
+	"github.com/heir-emd/heir/internal/inventory"
 	"github.com/heir-emd/heir/internal/node"
 	"github.com/heir-emd/heir/internal/oui"
 	"github.com/heir-emd/heir/internal/proto"
@@ -35,6 +38,8 @@ import (
 	"github.com/heir-emd/heir/internal/store/sqlite"
 	"github.com/heir-emd/heir/internal/taxonomy"
 	"github.com/heir-emd/heir/internal/testenv"
+	"github.com/heir-emd/heir/internal/vuln"
+	"github.com/heir-emd/heir/internal/vuln/importer"
 )
 
 // Node is a running heir node with data, as the UI tests see it: a base
@@ -465,7 +470,7 @@ func scoreAll(t *testing.T, ctx context.Context, st store.Store, assets []event.
 			t.Fatal(err)
 		}
 	}
-	run, err := (&node.Scoring{Store: st}).Once(ctx, nodeNow)
+	run, err := (&node.Scoring{Store: st, Knowledge: demoKnowledge(t)}).Once(ctx, nodeNow)
 	if err != nil {
 		t.Fatalf("the node's scoring: %v", err)
 	}
@@ -476,3 +481,27 @@ func scoreAll(t *testing.T, ctx context.Context, st store.Store, assets []event.
 
 // roundScore stores a score as the node does (internal/node).
 func roundScore(x float64) int { return int(x + 0.5) }
+
+// demoKnowledge imports what heir demo imports (the bundled advisories,
+// KEV, end-of-life data and asset register) for the node's scoring, so
+// that the lab's pump and PACS have vulnerabilities, one known exploited.
+func demoKnowledge(t *testing.T) node.Knowledge {
+	t.Helper()
+	dir, src := t.TempDir(), t.TempDir()
+	ks, err := demo.WriteKnowledge(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range ks {
+		if _, err := importer.Run(context.Background(), dir, k.Kind, []string{k.Path}, importer.Options{}, slog.New(slog.DiscardHandler)); err != nil {
+			t.Fatalf("import %s: %v", k.Kind, err)
+		}
+	}
+	return func() (*vuln.KB, []inventory.Device, error) {
+		kb, devs, err := importer.Store{Dir: dir}.Load()
+		if err != nil {
+			return nil, nil, err
+		}
+		return kb, devs.List(), nil
+	}
+}

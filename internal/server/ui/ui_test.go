@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -165,8 +164,38 @@ func TestPagesRenderSeededData(t *testing.T) {
 	if m == nil {
 		t.Fatalf("the breakdown has no total row:\n%s", page)
 	}
-	if res, _ := strconv.ParseFloat(m[2], 64); math.Abs(res-float64(d.Score.Current.Score)) > 0.5 {
+	// The node stores the score rounded down (so that it and the band
+	// agree); the total is shown to one decimal.
+	if res, _ := strconv.ParseFloat(m[2], 64); res-float64(d.Score.Current.Score) < -0.05 || res-float64(d.Score.Current.Score) > 1.05 {
 		t.Errorf("the breakdown's residual total %s is not the score %d", m[2], d.Score.Current.Score)
+	}
+
+	// The PACS's vulnerabilities: the page's table holds the API's rows,
+	// known exploited first, with how each matched.
+	const pacs = "mac-024d4c00000a"
+	var pd server.AssetDetail
+	a.api("/api/v1/assets/"+pacs, &pd)
+	if len(pd.Vulnerabilities.Items) == 0 || !pd.Vulnerabilities.Items[0].KEV {
+		t.Fatalf("the PACS's vulnerabilities from the API: %+v", pd.Vulnerabilities)
+	}
+	raw := a.page("/devices/"+pacs, http.StatusOK)
+	rows := regexp.MustCompile(`(?s)<table class="list vulns">.*?<tbody>(.*?)</tbody>`).FindStringSubmatch(raw)
+	if rows == nil {
+		t.Fatal("the PACS's page has no vulnerability table")
+	}
+	cves := regexp.MustCompile(`<th scope="row">(CVE-[0-9]+-[0-9]+)</th>`).FindAllStringSubmatch(rows[1], -1)
+	if len(cves) != len(pd.Vulnerabilities.Items) {
+		t.Errorf("the vulnerability table has %d rows, the API %d", len(cves), len(pd.Vulnerabilities.Items))
+	}
+	for i, m := range cves {
+		if i < len(pd.Vulnerabilities.Items) && m[1] != pd.Vulnerabilities.Items[i].CVE {
+			t.Errorf("row %d is %s, the API's %s", i, m[1], pd.Vulnerabilities.Items[i].CVE)
+		}
+	}
+	for _, want := range []string{"KEV", "csaf:ICSMA-21-187-01", "Why it matched"} {
+		if !strings.Contains(rows[1], want) {
+			t.Errorf("the PACS's vulnerability table lacks %q", want)
+		}
 	}
 
 	for _, p := range []string{"/devices", "/devices?sort=vendor&band=high&band=critical", "/alerts", "/alerts?group=rule", "/alerts?group=source&severity=high",
