@@ -634,7 +634,10 @@ func (b *Baseline) flowSide(d *device, f *event.Flow, role string, self, other e
 	}
 	// Only a server that answered offers a service: a refused probe is
 	// the prober's behaviour, not the device's (its peer is recorded).
-	if role == "client" || answered {
+	// Answering an ICMP echo is the operating system's reflex, not a
+	// service: a ping sweep is the sweeper's news (and a new peer of each
+	// device pinged), not a new service of every device it reached.
+	if role == "client" || (answered && !isICMP(f.Transport)) {
 		b.service(d, f, role, other, out, in, t, ref)
 	}
 	if out.Bytes > 0 {
@@ -646,6 +649,8 @@ func (b *Baseline) flowSide(d *device, f *event.Flow, role string, self, other e
 		b.countWindow(d, wBytesIn, in.Bytes, t, other, ref)
 	}
 }
+
+func isICMP(transport string) bool { return transport == "icmp" || transport == "icmpv6" }
 
 // service records the service of a flow and its sizes and rhythm.
 func (b *Baseline) service(d *device, f *event.Flow, role string, other event.Endpoint, out, in *event.Counts,
