@@ -34,7 +34,7 @@ const fastBatch = 128
 
 // compileFast builds m.fast from the complete layout when the kernels can
 // run, the gbdt has at most fastMaxClasses classes and every leaf offset
-// fits the kernels' int32.
+// fits the kernels' int32 (which also bounds the layout's size).
 func (m *Model) compileFast() {
 	m.fast = nil
 	k := len(m.Classes)
@@ -45,7 +45,7 @@ func (m *Model) compileFast() {
 	nt := len(m.cnodes) / per
 	groups := (nt + 7) / 8
 	kp := (k + 7) &^ 7
-	if int64(groups)*8*int64(s)*int64(kp)*4 > math.MaxInt32 {
+	if int64(groups)*8*int64(s)*int64(kp)*4 > min(math.MaxInt32, maxLayoutBytes) {
 		return
 	}
 	f := &fastLayout{depth: m.depth, s: s, nt: nt, kp: kp,

@@ -2,6 +2,7 @@ package ml
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -83,5 +84,47 @@ func TestFastMatchesReference(t *testing.T) {
 				t.Fatalf("k=%d row %d: fast predicts %d, reference %d", c.k, i, p, q)
 			}
 		}
+	}
+}
+
+// A model of many thin deep trees is small, but padded to complete trees
+// it would take gigabytes: the derived layouts are skipped and the node
+// walk scores it.
+func TestLayoutsBounded(t *testing.T) {
+	const k, depth, trees = 255, 10, 520 // 520 × (1023×8 + 1024×255×4) bytes > maxLayoutBytes
+	var chain tree
+	for i := range depth { // node 2i splits, 2i+1 is a leaf, the last node a leaf
+		chain.Feature = append(chain.Feature, 0, -1)
+		chain.Threshold = append(chain.Threshold, float32(i), 0)
+		chain.Left = append(chain.Left, int32(2*i+1), -1)
+		chain.Right = append(chain.Right, int32(2*i+2), -1)
+	}
+	chain.Feature, chain.Threshold = append(chain.Feature, -1), append(chain.Threshold, 0)
+	chain.Left, chain.Right = append(chain.Left, -1), append(chain.Right, -1)
+	chain.Value = make([]float32, (depth+1)*k)
+	for i := range chain.Value {
+		chain.Value[i] = float32(i%7) / 10
+	}
+	m := &Model{Kind: GBDT, Features: []string{"x"}, Base: make([]float32, k)}
+	for c := range k {
+		m.Classes = append(m.Classes, fmt.Sprintf("c%d", c))
+	}
+	for range trees {
+		m.trees = append(m.trees, chain)
+	}
+	if err := m.compile(); err != nil {
+		t.Fatal(err)
+	}
+	if m.depth != 0 || m.cvals != nil || m.fast != nil {
+		t.Fatalf("padded layouts built for %d trees of depth %d (%d values)", trees, depth, len(m.cvals))
+	}
+	p := make([]float64, k)
+	m.PredictProba([]float32{3.5}, p)
+	var s float64
+	for _, v := range p {
+		s += v
+	}
+	if math.Abs(s-1) > 1e-9 {
+		t.Errorf("probabilities sum to %v", s)
 	}
 }

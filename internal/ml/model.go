@@ -72,6 +72,11 @@ type Model struct {
 // leaf values.
 const maxCompleteDepth = 10
 
+// maxLayoutBytes bounds each derived prediction layout (complete, fast);
+// a larger model is scored by the node walk. Real models are far smaller
+// (300 trees of depth 10 at 19 classes: 25 MB).
+const maxLayoutBytes = 512 << 20
+
 type cnode struct {
 	feat int32
 	thr  float32
@@ -198,6 +203,11 @@ func (m *Model) compileComplete() {
 	}
 	k := len(m.Classes)
 	per, leaves := 1<<depth-1, 1<<depth
+	if int64(len(m.trees))*int64(per*8+leaves*k*4) > maxLayoutBytes {
+		// Padding makes a thin deep tree cost 2^depth nodes: a small
+		// hostile file must not make Load allocate gigabytes.
+		return
+	}
 	m.depth = depth
 	m.cnodes = make([]cnode, len(m.trees)*per)
 	m.cvals = make([]float32, len(m.trees)*leaves*k)
