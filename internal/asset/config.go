@@ -47,6 +47,10 @@ type Config struct {
 	// saturates there: a device reporting MaxPeers talked to at least
 	// that many.
 	MaxPeers int
+	// MaxTopPeers bounds the peers an asset lists with their protocols,
+	// flows and bytes (the ones with most bytes; twice as many are
+	// tracked per record so that a newcomer can climb).
+	MaxTopPeers int
 	// MaxWeaknesses bounds the distinct weaknesses per record; new ones
 	// are dropped and counted when full.
 	MaxWeaknesses int
@@ -102,6 +106,7 @@ var DefaultConfig = Config{
 	MaxIPs:        16,
 	MaxServices:   64,
 	MaxPeers:      512,
+	MaxTopPeers:   20,
 	MaxWeaknesses: 64,
 	MaxProtocols:  32,
 	MaxTargets:    256,
@@ -126,6 +131,7 @@ func (c *Config) defaults() {
 	set(&c.MaxIPs, d.MaxIPs)
 	set(&c.MaxServices, d.MaxServices)
 	set(&c.MaxPeers, d.MaxPeers)
+	set(&c.MaxTopPeers, d.MaxTopPeers)
 	set(&c.MaxWeaknesses, d.MaxWeaknesses)
 	set(&c.MaxProtocols, d.MaxProtocols)
 	set(&c.MaxTargets, d.MaxTargets)

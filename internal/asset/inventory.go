@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -149,11 +150,23 @@ func (inv *Inventory) Flow(rec *event.Flow) {
 		sr = inv.see(rec.Server, rec.VLAN, rec.Start, rec.End, ev)
 	}
 	cip, sip := norm(rec.Client.IP), norm(rec.Server.IP)
+	label := rec.Proto
+	if label == "" {
+		label = rec.Transport
+		if rec.Server.Port != 0 {
+			label += "/" + strconv.Itoa(int(rec.Server.Port))
+		}
+	}
+	ps := peerStat{protos: []string{label}, flows: 1, bytes: rec.Counts[0].Bytes + rec.Counts[1].Bytes, last: rec.End}
 	if cr != nil && inv.usable(sip) {
 		inv.addPeer(cr, sip)
+		ps.ip = sip
+		cr.notePeer(ps, inv.cfg.MaxTopPeers)
 	}
 	if sr != nil && inv.usable(cip) {
 		inv.addPeer(sr, cip)
+		ps.ip = cip
+		sr.notePeer(ps, inv.cfg.MaxTopPeers)
 	}
 	// An end speaks the flow's protocol when it sent payload: a server
 	// that only answered a probe's handshake (nmap sends DNS queries to

@@ -269,3 +269,44 @@ func TestConcurrentChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestLabTopPeers: the PACS's busiest peers include the CT modality that
+// stores its images to it over DICOM (ground truth b01: 10.77.0.20 →
+// 10.77.0.10:4242, 13 C-STOREs in 5 associations), named by its asset id;
+// the list is bounded and ordered by bytes.
+func TestLabTopPeers(t *testing.T) {
+	pcap := testenv.DataFile(t, "pcap/lab/medlab-dev.pcap")
+	inv := newTestInventory(t)
+	runCapture(t, inv, pcap)
+	var pacs *event.Asset
+	assets := inv.Assets()
+	for i := range assets {
+		if slices.Contains(assets[i].IPs, netip.MustParseAddr("10.77.0.10")) {
+			pacs = &assets[i]
+		}
+	}
+	if pacs == nil {
+		t.Fatal("no PACS in the inventory")
+	}
+	if len(pacs.TopPeers) == 0 || len(pacs.TopPeers) > DefaultConfig.MaxTopPeers || len(pacs.TopPeers) > pacs.Peers {
+		t.Fatalf("PACS top peers: %d of %d peers", len(pacs.TopPeers), pacs.Peers)
+	}
+	var modality *event.Peer
+	for i, p := range pacs.TopPeers {
+		if i > 0 && p.Bytes > pacs.TopPeers[i-1].Bytes {
+			t.Errorf("top peers not ordered by bytes: %v", pacs.TopPeers)
+		}
+		if p.IP == netip.MustParseAddr("10.77.0.20") {
+			modality = &pacs.TopPeers[i]
+		}
+	}
+	if modality == nil {
+		t.Fatalf("the modality 10.77.0.20 is not among the PACS's peers %+v", pacs.TopPeers)
+	}
+	// The benign run alone opens 5 associations, so at least 5 flows; the
+	// 13 CT images make it hundreds of kilobytes (530 kB): at least 100 kB.
+	if modality.Asset != "mac-024d4c000014" || !slices.Contains(modality.Protocols, "dicom") || modality.Flows < 5 || modality.Bytes < 100_000 || modality.LastSeen.IsZero() {
+		t.Errorf("the modality as the PACS's peer: %+v", *modality)
+	}
+	t.Logf("PACS peers: %+v", pacs.TopPeers)
+}

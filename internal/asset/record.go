@@ -111,9 +111,10 @@ type record struct {
 
 	attrs    map[event.Attr]*attrValues
 	services []service
-	peers    hashSet // distinct peers
-	remote   int     // of which outside the home networks when first seen
-	failed   targets // TCP and ICMP targets that never answered
+	peers    hashSet    // distinct peers
+	top      []peerStat // the peers with most bytes (bounded)
+	remote   int        // of which outside the home networks when first seen
+	failed   targets    // TCP and ICMP targets that never answered
 	weak     []event.AssetWeakness
 
 	// host record: the binding to mac.
@@ -175,6 +176,7 @@ func (r *record) reset(t time.Time) {
 	r.attrs = nil
 	r.services = nil
 	r.peers = nil
+	r.top = nil
 	r.remote = 0
 	r.failed = targets{}
 	r.weak = nil
@@ -196,6 +198,9 @@ func (r *record) fold(src *record, cfg *Config) {
 	}
 	for _, h := range src.peers {
 		r.peers.add(h, cfg.MaxPeers)
+	}
+	for _, p := range src.top {
+		r.notePeer(p, cfg.MaxTopPeers)
 	}
 	r.remote += src.remote
 	if src.failed.count(src.last, cfg.ScanWindow) > r.failed.count(r.last, cfg.ScanWindow) {
@@ -350,4 +355,56 @@ func (s *targets) count(now time.Time, window time.Duration) int {
 		return len(s.set)
 	}
 	return max(len(s.set), s.prev)
+}
+
+// peerStat is what a record keeps about one of its busiest peers.
+type peerStat struct {
+	ip     netip.Addr
+	protos []string
+	flows  uint64
+	bytes  uint64
+	last   time.Time
+}
+
+// maxPeerProtos bounds the protocols kept per peer.
+const maxPeerProtos = 8
+
+// notePeer adds traffic with a peer to the record's busiest peers. It
+// tracks twice the reported number; when full, a peer not tracked yet
+// replaces the one with fewest bytes if it brings more than that one.
+func (r *record) notePeer(p peerStat, limit int) {
+	if limit <= 0 {
+		return
+	}
+	for i := range r.top {
+		t := &r.top[i]
+		if t.ip != p.ip {
+			continue
+		}
+		t.flows += p.flows
+		t.bytes += p.bytes
+		if p.last.After(t.last) {
+			t.last = p.last
+		}
+		for _, pr := range p.protos {
+			if !slices.Contains(t.protos, pr) && len(t.protos) < maxPeerProtos {
+				t.protos = append(t.protos, pr)
+			}
+		}
+		return
+	}
+	p.protos = slices.Clone(p.protos)
+	if len(r.top) < 2*limit {
+		r.top = append(r.top, p)
+		return
+	}
+	low := 0
+	for i := range r.top {
+		if r.top[i].bytes < r.top[low].bytes {
+			low = i
+		}
+	}
+	if p.bytes > r.top[low].bytes {
+		r.top[low] = p
+	}
 }

@@ -322,6 +322,7 @@ func (inv *Inventory) render(r *record) event.Asset {
 		}
 	}
 	a.Peers = len(peers)
+	a.TopPeers = inv.topPeers(parts)
 	slices.SortFunc(a.Services, func(x, y event.Service) int {
 		if c := strings.Compare(x.Transport, y.Transport); c != 0 {
 			return c
@@ -466,4 +467,31 @@ func (inv *Inventory) view(r *record, attrs map[event.Attr]attrValues, a *event.
 // String helps debugging and test failures.
 func (s Stats) String() string {
 	return fmt.Sprintf("%d hosts, %d MACs, %d routers, %d moves, %d evicted", s.Hosts, s.MACs, s.Routers, s.Moves, s.Evicted)
+}
+
+// topPeers merges the busiest peers of an asset's records and lists the
+// MaxTopPeers with most bytes (then most flows), naming the peers the
+// inventory knows as devices.
+func (inv *Inventory) topPeers(parts []*record) []event.Peer {
+	var all record
+	for _, p := range parts {
+		for _, t := range p.top {
+			all.notePeer(t, inv.cfg.MaxTopPeers*len(parts))
+		}
+	}
+	if len(all.top) == 0 {
+		return nil
+	}
+	slices.SortFunc(all.top, func(x, y peerStat) int {
+		return cmp.Or(cmp.Compare(y.bytes, x.bytes), cmp.Compare(y.flows, x.flows), x.ip.Compare(y.ip))
+	})
+	out := make([]event.Peer, 0, min(len(all.top), inv.cfg.MaxTopPeers))
+	for _, t := range all.top[:min(len(all.top), inv.cfg.MaxTopPeers)] {
+		p := event.Peer{IP: t.ip, Protocols: slices.Sorted(slices.Values(t.protos)), Flows: t.flows, Bytes: t.bytes, LastSeen: t.last.UTC()}
+		if h := inv.hosts[t.ip]; h != nil && !h.gone {
+			p.Asset = currentID(h)
+		}
+		out = append(out, p)
+	}
+	return out
 }

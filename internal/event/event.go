@@ -238,6 +238,23 @@ type Asset struct {
 	LastSeen   time.Time       `json:"last_seen"`
 	Evidence   []Evidence      `json:"evidence,omitempty"`
 	Weaknesses []AssetWeakness `json:"weaknesses,omitempty"`
+	// TopPeers are the addresses the device exchanged most bytes with
+	// (bounded: the inventory's MaxTopPeers), of the distinct Peers.
+	TopPeers []Peer `json:"top_peers,omitempty"`
+}
+
+// Peer is an address a device exchanged traffic with, and how much.
+type Peer struct {
+	IP netip.Addr `json:"ip"`
+	// Asset is the peer's asset id when the inventory knows it as a
+	// device.
+	Asset string `json:"asset,omitempty"`
+	// Protocols are the flows' protocols, or transport/port of the
+	// server when no dissector recognised them.
+	Protocols []string  `json:"protocols,omitempty"`
+	Flows     uint64    `json:"flows"`
+	Bytes     uint64    `json:"bytes"`
+	LastSeen  time.Time `json:"last_seen"`
 }
 
 // Service is a port a device answered on.

@@ -150,7 +150,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		o.Riskiest = []store.Asset{}
 	}
 	for i := range o.Riskiest {
-		o.Riskiest[i].Evidence = nil
+		o.Riskiest[i].Evidence, o.Riskiest[i].TopPeers = nil, nil
 	}
 	if o.Alerts.Buckets == nil {
 		o.Alerts.Buckets = []store.AlertBucket{}
@@ -230,7 +230,7 @@ func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) {
 	}
 	// Evidence is for the device page; a list page stays light.
 	for i := range pg.Items {
-		pg.Items[i].Evidence = nil
+		pg.Items[i].Evidence, pg.Items[i].TopPeers = nil, nil
 	}
 	writeList(w, r, listOf(pg))
 }

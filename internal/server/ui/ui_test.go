@@ -197,6 +197,12 @@ func TestPagesRenderSeededData(t *testing.T) {
 			t.Errorf("the PACS's vulnerability table lacks %q", want)
 		}
 	}
+	// Its main peers: the CT modality that stores images to it, linked
+	// to its own page.
+	peers := regexp.MustCompile(`(?s)<table class="list peers">.*?<tbody>(.*?)</tbody>`).FindStringSubmatch(raw)
+	if peers == nil || !strings.Contains(peers[1], `<th scope="row">10.77.0.20</th><td><a href="/devices/mac-024d4c000014">`) || !strings.Contains(peers[1], "dicom") {
+		t.Errorf("the PACS's peers do not list the modality with its page and DICOM: %v", peers)
+	}
 
 	for _, p := range []string{"/devices", "/devices?sort=vendor&band=high&band=critical", "/alerts", "/alerts?group=rule", "/alerts?group=source&severity=high",
 		"/findings", "/findings?state=&severity=high", "/threats", "/threats/enisa-etl-2018/11", "/threats/owasp-2021/A02"} {

@@ -100,6 +100,7 @@ func (u *UI) funcs() template.FuncMap {
 		"listTags":  listTags,
 		"lower":     strings.ToLower,
 		"hasPrefix": strings.HasPrefix,
+		"size":      size,
 	}
 }
 
@@ -314,4 +315,17 @@ func dict(kv ...any) (map[string]any, error) {
 		m[k] = kv[i+1]
 	}
 	return m, nil
+}
+
+// size writes a byte count for people: 980 B, 12.4 kB, 1.2 MB.
+func size(n uint64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d B", n)
+	case n < 1000*1000:
+		return num(float64(n)/1000, 1) + " kB"
+	case n < 1000*1000*1000:
+		return num(float64(n)/1e6, 1) + " MB"
+	}
+	return num(float64(n)/1e9, 1) + " GB"
 }
