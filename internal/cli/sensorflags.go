@@ -95,7 +95,7 @@ func (sf *sensorFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&sf.noDefaults, "no-default-credentials", false, "do not check logins against known default credentials")
 	fs.StringVar(&sf.rules, "rules", "", "detection rules `FILE` (YAML, docs/rules.md) instead of heir's shipped rules; reloaded on SIGHUP and when it changes (heir sense)")
 	fs.Var(&sf.indicators, "indicators", "known-bad indicator list `FILE`: IPs, CIDRs, domains, certificate SHA-1s, abuse.ch SSLBL CSV or STIX 2.1 bundle (repeatable; docs/detections.md)")
-	fs.BoolVar(&sf.noDetect, "no-detect", false, "run no detection rules (no alerts or findings)")
+	fs.BoolVar(&sf.noDetect, "no-detect", false, "run no detection: no rules, behaviour baselines or model (no alerts or findings)")
 	fs.StringVar(&sf.ouiPath, "oui", "", "a newer IEEE registry (oui.csv, or a folder such as /usr/share/ieee-data) over heir's embedded one, for MAC vendors")
 }
 
