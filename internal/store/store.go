@@ -26,6 +26,9 @@ var (
 	ErrSchemaTooNew = errors.New("database schema is newer than this heir knows")
 	// ErrTampered: the audit chain does not verify.
 	ErrTampered = errors.New("audit trail tampered with")
+	// ErrStale: the record changed since the caller read it (its version
+	// moved on); the caller should read it again and redo its change.
+	ErrStale = errors.New("changed since it was read")
 )
 
 // Assets keeps the device inventory: one record per stable asset id, the
@@ -167,6 +170,24 @@ type Vulnerabilities interface {
 	ListVulnerabilities(ctx context.Context, q VulnQuery) (Page[Vulnerability], error)
 }
 
+// Settings keeps what administrators change while the node runs (the
+// RAMA weights): one versioned document per key. Changes are
+// compare-and-set on the version, so two administrators editing at once
+// cannot silently overwrite each other, and each is in the audit trail,
+// written in the same transaction.
+type Settings interface {
+	// Setting returns a stored setting; ErrNotFound when it was never
+	// set or was reset.
+	Setting(ctx context.Context, key string) (Setting, error)
+	// PutSetting stores s.Value under s.Key when the stored version is
+	// s.Version (0: not stored) and returns the setting with its new
+	// version; ErrStale otherwise.
+	PutSetting(ctx context.Context, actor string, s Setting) (Setting, error)
+	// ResetSetting removes a setting whose stored version is version;
+	// ErrNotFound when none is stored, ErrStale when the version differs.
+	ResetSetting(ctx context.Context, actor, key string, version int64) error
+}
+
 // Store is every interface at once: what a backend's DB type offers and
 // what the composition root and the conformance suite hold. Consumers take
 // the small interfaces.
@@ -182,6 +203,7 @@ type Store interface {
 	Sensors
 	Scores
 	Vulnerabilities
+	Settings
 	// SchemaVersion is the highest migration applied.
 	SchemaVersion(ctx context.Context) (int, error)
 	Close() error

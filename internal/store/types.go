@@ -511,3 +511,13 @@ type VulnQuery struct {
 // VulnSortKeys are the keys ListVulnerabilities sorts by; the first is the
 // default (descending).
 var VulnSortKeys = []string{"risk", "cvss", "epss", "cve", "asset", "id"}
+
+// Setting is one stored setting: a document (the text the administrator
+// gave, kept byte for byte) and its version, which every change raises.
+type Setting struct {
+	Key       string    `json:"key"`
+	Version   int64     `json:"version"`
+	Value     string    `json:"value"`
+	Updated   time.Time `json:"updated"`
+	UpdatedBy string    `json:"updated_by"`
+}

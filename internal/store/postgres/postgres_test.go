@@ -139,7 +139,7 @@ func TestConcurrentOpen(t *testing.T) {
 		}
 		if db := <-dbs; db != nil {
 			v, err := db.SchemaVersion(context.Background())
-			if err != nil || v != 2 {
+			if err != nil || v != 3 {
 				t.Errorf("schema version %d, %v", v, err)
 			}
 			db.Close()

@@ -68,6 +68,8 @@ func Run(t *testing.T, b Backend) {
 		{"Scores", testScores},
 		{"VulnReplace", testVulnReplace},
 		{"VulnList", testVulnList},
+		{"Settings", testSettings},
+		{"SettingsConcurrent", testSettingsConcurrent},
 		{"ConcurrentUpserts", testConcurrentUpserts},
 	}
 	for _, tc := range tests {
