@@ -21,12 +21,31 @@ type fastLayout struct {
 
 type fnode struct {
 	feat int32
-	thr  float32
+	thr  uint32 // floatKey(threshold)
 }
 
-// fastMaxClasses bounds the classes the fast path serves: its float32
-// accumulator lives on the stack.
-const fastMaxClasses = 32
+// floatKey maps a float32 to a uint32 whose unsigned order is the float
+// order, so the kernel compares integers (shorter latency than UCOMISS on
+// the walk's critical path). −0 becomes +0, which compares equal to it;
+// NaN becomes −Inf, which like NaN is greater than no threshold: the key
+// compare decides every x > t exactly as the float compare does.
+func floatKey(v float32) uint32 {
+	if v != v {
+		v = float32(math.Inf(-1))
+	}
+	b := math.Float32bits(v)
+	if b == 1<<31 {
+		b = 0
+	}
+	return b ^ (uint32(int32(b)>>31) | 1<<31)
+}
+
+// fastMaxClasses and fastMaxFeatures bound the models the fast path
+// serves: its float32 accumulator and the row's keys live on the stack.
+const (
+	fastMaxClasses  = 32
+	fastMaxFeatures = 256
+)
 
 // fastBatch is how many trees one walkGroups call handles (a multiple of
 // 8): their leaf offsets live on the stack.
@@ -38,7 +57,7 @@ const fastBatch = 128
 func (m *Model) compileFast() {
 	m.fast = nil
 	k := len(m.Classes)
-	if m.depth == 0 || k > fastMaxClasses || !fastKernels() {
+	if m.depth == 0 || k > fastMaxClasses || len(m.Features) > fastMaxFeatures || !fastKernels() {
 		return
 	}
 	s, per := 1<<m.depth, 1<<m.depth-1
@@ -51,12 +70,12 @@ func (m *Model) compileFast() {
 	f := &fastLayout{depth: m.depth, s: s, nt: nt, kp: kp,
 		nodes: make([]fnode, groups*8*s), vals: make([]float32, nt*s*kp)}
 	for i := range f.nodes {
-		f.nodes[i] = fnode{thr: float32(math.Inf(1))}
+		f.nodes[i] = fnode{thr: floatKey(float32(math.Inf(1)))}
 	}
 	for t := range nt {
 		g, j := t/8, t%8
 		for p, c := range m.cnodes[t*per : (t+1)*per] {
-			f.nodes[g*8*s+(p+1)*8+j] = fnode{feat: c.feat, thr: c.thr}
+			f.nodes[g*8*s+(p+1)*8+j] = fnode{feat: c.feat, thr: floatKey(c.thr)}
 		}
 	}
 	for row := range nt * s {
@@ -65,20 +84,10 @@ func (m *Model) compileFast() {
 	m.fast = f
 }
 
-// canFast says whether x can take the fast path: long enough (the kernel
-// reads features unchecked; validation bounded them by len(Features)) and
-// free of NaN, which the Go walk sends left and the kernel's compare
-// would send right.
+// canFast says whether x can take the fast path: the kernel reads
+// features unchecked (validation bounded them by len(Features)).
 func (m *Model) canFast(x []float32) bool {
-	if m.fast == nil || len(x) < len(m.Features) {
-		return false
-	}
-	for _, v := range x[:len(m.Features)] {
-		if v != v {
-			return false
-		}
-	}
-	return true
+	return m.fast != nil && len(x) >= len(m.Features)
 }
 
 // scoresFast adds the sum of the trees' leaves for x into out, bit for bit
@@ -87,9 +96,13 @@ func (m *Model) scoresFast(x []float32, out []float64) {
 	f := m.fast
 	var offs [fastBatch]int32
 	var acc [fastMaxClasses]float32
+	var keys [fastMaxFeatures]uint32
+	for i, v := range x[:len(m.Features)] {
+		keys[i] = floatKey(v)
+	}
 	for t0 := 0; t0 < f.nt; t0 += fastBatch {
 		n := min(f.nt-t0, fastBatch)
-		walkGroups(&f.nodes[t0*f.s], (n+7)/8, f.depth, &x[0], &offs[0], f.kp*4, f.s, t0*f.s-f.s)
+		walkGroups(&f.nodes[t0*f.s], (n+7)/8, f.depth, &keys[0], &offs[0], f.kp*4, f.s, t0*f.s-f.s)
 		// scoresComplete adds trees in groups of eight (as two fours) and
 		// the rest one by one; batches start at multiples of eight.
 		full := n &^ 7

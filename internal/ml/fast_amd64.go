@@ -7,12 +7,12 @@ import "golang.org/x/sys/cpu"
 func fastKernels() bool { return cpu.X86.HasAVX }
 
 // walkGroups walks groups×8 trees of the fast layout (depth levels each)
-// for row x and writes, per tree, the byte offset of its leaf row in the
+// for the row's keys x and writes, per tree, the byte offset of its leaf row in the
 // values: (row0 + t×s + r) × rowBytes for tree t of the call, r its final
 // heap index in [s, 2s).
 //
 //go:noescape
-func walkGroups(nodes *fnode, groups, depth int, x *float32, offs *int32, rowBytes, s, row0 int)
+func walkGroups(nodes *fnode, groups, depth int, x *uint32, offs *int32, rowBytes, s, row0 int)
 
 // sumLeaves adds the leaf rows at offs into acc (chunks×8 float32): n4
 // groups of four, then n1 single rows.

@@ -1,31 +1,33 @@
 #include "textflag.h"
 
 // STEP moves tree j of the group one level down: r = 2r + (x[feat] > thr).
-// Node r of tree j is entry 8r+j (8 bytes: feat int32, thr float32).
-// UCOMISS sets CF when thr < x (or unordered: the caller replaces NaN by
-// -Inf first, so NaN goes left as in the Go walk); ADC doubles r and adds
+// Node r of tree j is entry 8r+j (8 bytes: feat int32, thr key uint32).
+// Thresholds and x are order-preserving keys (floatKey), so an unsigned
+// compare decides: CMPL sets CF when thr < x, and ADC doubles r and adds
 // CF in one instruction.
 #define STEP(r, off) \
-	LEAQ  (r*8), AX \
-	MOVSS off+4(DI)(AX*8), X0 \
-	MOVL  off(DI)(AX*8), AX \
-	UCOMISS (SI)(AX*4), X0 \
-	ADCQ  r, r
+	LEAQ (r*8), AX \
+	MOVL off+4(DI)(AX*8), DX \
+	MOVL off(DI)(AX*8), AX \
+	CMPL DX, (SI)(AX*4) \
+	ADCQ r, r
 
 // LEAF turns tree j's final r (in [s, 2s)) into the byte offset of its
-// leaf row, (DX + r) × rowBytes, and moves DX to the next tree.
+// leaf row, (DX + r) × rowBytes, and moves DX to the next tree (DX is the
+// row counter here, kept in row-16(SP) during the walk).
 #define LEAF(r, off) \
 	ADDQ  DX, r \
 	IMULQ rowBytes+40(FP), r \
 	MOVL  r, off(BX) \
 	ADDQ  s+48(FP), DX
 
-// func walkGroups(nodes *fnode, groups, depth int, x *float32, offs *int32, rowBytes, s, row0 int)
-TEXT ·walkGroups(SB), NOSPLIT, $8-64
+// func walkGroups(nodes *fnode, groups, depth int, x *uint32, offs *int32, rowBytes, s, row0 int)
+TEXT ·walkGroups(SB), NOSPLIT, $16-64
 	MOVQ nodes+0(FP), DI
 	MOVQ x+24(FP), SI
 	MOVQ offs+32(FP), BX
 	MOVQ row0+56(FP), DX
+	MOVQ DX, row-16(SP)
 	MOVQ groups+8(FP), AX
 	MOVQ AX, left-8(SP)
 
@@ -52,6 +54,7 @@ level:
 	DECQ CX
 	JNZ  level
 
+	MOVQ row-16(SP), DX
 	LEAF(R8, 0)
 	LEAF(R9, 4)
 	LEAF(R10, 8)
@@ -61,6 +64,7 @@ level:
 	LEAF(R14, 24)
 	LEAF(R15, 28)
 	ADDQ $32, BX
+	MOVQ DX, row-16(SP)
 
 	// next group: 8 trees × s entries × 8 bytes
 	MOVQ s+48(FP), AX

@@ -4,7 +4,7 @@ package ml
 
 func fastKernels() bool { return false }
 
-func walkGroups(nodes *fnode, groups, depth int, x *float32, offs *int32, rowBytes, s, row0 int) {
+func walkGroups(nodes *fnode, groups, depth int, x *uint32, offs *int32, rowBytes, s, row0 int) {
 	panic("ml: no fast kernels on this architecture")
 }
 

@@ -128,3 +128,25 @@ func TestLayoutsBounded(t *testing.T) {
 		t.Errorf("probabilities sum to %v", s)
 	}
 }
+
+// floatKey's unsigned order must decide x > t as the float compare does,
+// for every pair, NaN and signed zeros included.
+func TestFloatKeyOrder(t *testing.T) {
+	inf := float32(math.Inf(1))
+	vals := []float32{0, float32(math.Copysign(0, -1)), inf, -inf, float32(math.NaN()), math.MaxFloat32, -math.MaxFloat32,
+		math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, 1, -1, 1.5, -1.5, math.Nextafter32(1, 2), math.Nextafter32(-1, -2)}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 300 {
+		vals = append(vals, math.Float32frombits(rng.Uint32()))
+	}
+	for _, x := range vals {
+		for _, th := range vals {
+			if th != th {
+				continue // thresholds are never NaN (Load refuses them)
+			}
+			if got, want := floatKey(x) > floatKey(th), x > th; got != want {
+				t.Fatalf("x=%g (%#x) t=%g (%#x): key compare %v, float compare %v", x, math.Float32bits(x), th, math.Float32bits(th), got, want)
+			}
+		}
+	}
+}
