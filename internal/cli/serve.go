@@ -131,12 +131,20 @@ func startNode(ctx context.Context, g *errgroup.Group, f *nodeFlags, log *slog.L
 	}
 
 	var cfg *rama.Config
+	var ramaBase server.RAMABase
 	if f.ramaConfig != "" {
 		c, err := rama.LoadConfig(f.ramaConfig)
 		if err != nil {
 			return nil, err
 		}
 		cfg = c
+		// The API shows the document as the administrator wrote it; it
+		// was read and validated just above.
+		data, err := os.ReadFile(f.ramaConfig)
+		if err != nil {
+			return nil, fmt.Errorf("--rama-config: %w", err)
+		}
+		ramaBase = server.RAMABase{YAML: data, Source: "file " + f.ramaConfig}
 	}
 	var site *rama.Site
 	if f.site != "" {
@@ -187,7 +195,7 @@ func startNode(ctx context.Context, g *errgroup.Group, f *nodeFlags, log *slog.L
 	}
 	n.consumer = cons
 	metrics := server.NewMetrics(server.MetricsOptions{Node: nodeStats{n}})
-	n.scoring = &node.Scoring{Store: n.store, Config: cfg, Site: site, Log: log,
+	n.scoring = &node.Scoring{Store: n.store, Settings: n.store, Config: cfg, Site: site, Log: log,
 		Knowledge: func() (*vuln.KB, []inventory.Device, error) {
 			kb, devs, err := importer.Store{Dir: kbDir(f.dataDir)}.Load()
 			if err != nil {
@@ -215,7 +223,7 @@ func startNode(ctx context.Context, g *errgroup.Group, f *nodeFlags, log *slog.L
 		Store: n.store, Logger: log, Listen: f.listen, TLS: webTLS, BehindProxy: f.behindProxy,
 		PublicURL: f.publicURL, TrustedProxies: f.trustedProxies,
 		Auth:   server.AuthOptions{ForceSecureCookies: f.forceSecure},
-		Alerts: alerts, Metrics: metrics, MetricsPublic: f.metricsPublic,
+		Alerts: alerts, Metrics: metrics, MetricsPublic: f.metricsPublic, RAMA: ramaBase,
 		Sensors: busIssuer{reg: n.registry, bus: n.bus, nodeURL: f.busListen},
 		Bus: server.HealthFunc(func(context.Context) error {
 			if !n.nc.IsConnected() {

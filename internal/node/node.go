@@ -114,8 +114,12 @@ type Knowledge func() (*vuln.KB, []inventory.Device, error)
 type Scoring struct {
 	Store     ScoreStore
 	Knowledge Knowledge // nil: no vulnerability matching
-	Config    *rama.Config
-	Site      *rama.Site
+	// Config is the node's configuration (--rama-config; nil: the shipped
+	// defaults). A configuration an administrator stored in Settings
+	// (store.SettingRAMA) takes its place from the next run on.
+	Config   *rama.Config
+	Settings store.Settings // nil: only Config
+	Site     *rama.Site
 	// AlertWindow is how far back alerts count (they decay anyway).
 	AlertWindow time.Duration
 	Log         *slog.Logger
@@ -180,9 +184,9 @@ func (s *Scoring) Once(ctx context.Context, now time.Time) (*ScoreRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := s.Config
-	if cfg == nil {
-		cfg = rama.DefaultConfig()
+	cfg, err := s.config(ctx)
+	if err != nil {
+		return nil, err
 	}
 	scorer, err := rama.NewScorer(cfg)
 	if err != nil {
@@ -235,6 +239,32 @@ const HospitalSubject = "hospital"
 // roundScore stores a score as a whole number, rounding down so that the
 // stored number and the band (judged on the unrounded score) agree: 69.7
 // is Medium and stays 69.
+// config is the RAMA configuration in force: the stored one, else the
+// node's own. A stored document this heir refuses (written by a newer
+// one) is logged and passed over, so that scoring goes on.
+func (s *Scoring) config(ctx context.Context) (*rama.Config, error) {
+	own := s.Config
+	if own == nil {
+		own = rama.DefaultConfig()
+	}
+	if s.Settings == nil {
+		return own, nil
+	}
+	st, err := s.Settings.Setting(ctx, store.SettingRAMA)
+	if errors.Is(err, store.ErrNotFound) {
+		return own, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("scoring: read the stored RAMA configuration: %w", err)
+	}
+	c, err := rama.ParseConfig(fmt.Sprintf("stored version %d", st.Version), []byte(st.Value))
+	if err != nil {
+		s.Log.Warn("the stored RAMA configuration is refused; scoring with the node's own", "err", err)
+		return own, nil
+	}
+	return c, nil
+}
+
 func roundScore(x float64) int { return int(x) }
 
 func allAssets(ctx context.Context, st store.Assets) ([]event.Asset, error) {

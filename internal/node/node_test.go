@@ -302,3 +302,59 @@ func TestScoringStoresVulnerabilities(t *testing.T) {
 		t.Errorf("after a run without knowledge: %d left, %v", p.Total, err)
 	}
 }
+
+// TestScoringStoredConfig: a configuration an administrator stores takes
+// the node's place at the next run, and its reset gives it back.
+func TestScoringStoredConfig(t *testing.T) {
+	assets, findings, alerts := labEvents(t)
+	db := open(t)
+	ctx := context.Background()
+	h := &Ingest{Events: db, Log: slog.Default()}
+	for _, a := range assets {
+		h.Handle(ctx, envelope(t, event.TypeAsset, a))
+	}
+	for _, f := range findings {
+		h.Handle(ctx, envelope(t, event.TypeFinding, f))
+	}
+	for _, a := range alerts {
+		h.Handle(ctx, envelope(t, event.TypeAlert, a))
+	}
+	sc := &Scoring{Store: db, Settings: db, Log: slog.Default()}
+	now := time.Date(2026, 11, 28, 16, 0, 0, 0, time.UTC)
+	monitor := func() int {
+		t.Helper()
+		if _, err := sc.Once(ctx, now); err != nil {
+			t.Fatal(err)
+		}
+		a, err := db.Asset(ctx, "mac-024d4c000032")
+		if err != nil || a.Risk == nil {
+			t.Fatalf("monitor risk %+v %v", a.Risk, err)
+		}
+		return a.Risk.Score
+	}
+	before := monitor()
+	// Findings weigh nothing any more: the monitor's cleartext
+	// credentials and logins stop counting.
+	st, err := db.PutSetting(ctx, "admin", store.Setting{Key: store.SettingRAMA,
+		Value: "findings:\n  severity: {low: 0, medium: 0, high: 0, critical: 0, unrated: 0}\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lowered := monitor()
+	if lowered >= before {
+		t.Fatalf("monitor scored %d with findings weighing nothing, %d before", lowered, before)
+	}
+	// A stored document this heir refuses does not stop scoring.
+	if _, err := db.PutSetting(ctx, "admin", store.Setting{Key: store.SettingRAMA, Version: st.Version, Value: "weights_from_the_future: 1\n"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := monitor(); got != before {
+		t.Fatalf("with a refused stored document the monitor scored %d, want the node's own %d", got, before)
+	}
+	if err := db.ResetSetting(ctx, "admin", store.SettingRAMA, st.Version+1); err != nil {
+		t.Fatal(err)
+	}
+	if got := monitor(); got != before {
+		t.Fatalf("after the reset the monitor scored %d, want %d", got, before)
+	}
+}

@@ -65,6 +65,9 @@ func (s *Server) apiRoutes() []Route {
 		{Method: "GET", Pattern: "/api/v1/sensors", Access: Require(auth.PermSensors), Handler: h(s.listSensors)},
 		{Method: "POST", Pattern: "/api/v1/sensors", Access: Require(auth.PermSensors), Handler: h(s.issueSensor)},
 		{Method: "DELETE", Pattern: "/api/v1/sensors/{name}", Access: Require(auth.PermSensors), Handler: h(s.revokeSensor)},
+		{Method: "GET", Pattern: "/api/v1/settings/rama", Access: read, Handler: h(s.getRAMASettings)},
+		{Method: "PUT", Pattern: "/api/v1/settings/rama", Access: Require(auth.PermSettings), Handler: h(s.putRAMASettings)},
+		{Method: "DELETE", Pattern: "/api/v1/settings/rama", Access: Require(auth.PermSettings), Handler: h(s.resetRAMASettings)},
 		{Method: "GET", Pattern: "/api/v1/audit", Access: Require(auth.PermAudit), Handler: h(s.listAudit)},
 		{Method: "GET", Pattern: "/api/v1/audit/verify", Access: Require(auth.PermAudit), Handler: h(s.verifyAudit)},
 	}

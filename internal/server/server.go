@@ -29,6 +29,7 @@ type Store interface {
 	store.Sensors
 	store.Scores
 	store.Vulnerabilities
+	store.Settings
 	// SchemaVersion doubles as the readiness probe: it reads the
 	// database.
 	SchemaVersion(ctx context.Context) (int, error)
@@ -101,6 +102,9 @@ type Options struct {
 	// Site is the subject of the hospital's RAMA scores (default
 	// "hospital").
 	Site string
+	// RAMA is the scoring configuration in force when no administrator
+	// stored one through /api/v1/settings/rama.
+	RAMA RAMABase
 	// MaxBody bounds request bodies (default 1 MiB).
 	MaxBody int64
 	// ReadTimeout, WriteTimeout and IdleTimeout are the http.Server's

@@ -521,3 +521,8 @@ type Setting struct {
 	Updated   time.Time `json:"updated"`
 	UpdatedBy string    `json:"updated_by"`
 }
+
+// SettingRAMA is the key of the RAMA configuration an administrator set
+// through the API (a YAML document laid over the shipped defaults, as a
+// --rama-config file is; it takes that file's place while it is stored).
+const SettingRAMA = "rama"
