@@ -222,7 +222,48 @@ func sanity(ctx context.Context, c *client, sc storetest.Scale) (string, error) 
 	if d.Asset.ID != id || d.Asset.Risk == nil || len(d.Score.Trend) != sc.ScoreDays {
 		return "", fmt.Errorf("device page of %s: asset %q, risk %v, %d days of score (want %d)", id, d.Asset.ID, d.Asset.Risk, len(d.Score.Trend), sc.ScoreDays)
 	}
+	if err := checkVulns(d, sc.Assets/2, sc); err != nil {
+		return "", err
+	}
+	// The device with most matches (a Windows workstation): its page
+	// lists the first hundred, known-exploited first.
+	most, n, kev := storetest.MostVulnerable(sc)
+	var dm server.AssetDetail
+	if err := c.getJSON(ctx, fmt.Sprintf("/api/v1/assets/dev-%06d", most), &dm); err != nil {
+		return "", err
+	}
+	if n == 0 || kev == 0 || len(dm.Vulnerabilities.Items) == 0 || !dm.Vulnerabilities.Items[0].KEV {
+		return "", fmt.Errorf("device page of dev-%06d (%d matches, %d in KEV): %d listed, the first not in KEV", most, n, kev, len(dm.Vulnerabilities.Items))
+	}
+	if err := checkVulns(dm, most, sc); err != nil {
+		return "", err
+	}
 	return cursor, nil
+}
+
+// checkVulns checks a device page's vulnerabilities against what the
+// generator gave device i: the total, the page (at most the server's 100),
+// and the order, most severe first (known exploitation first).
+func checkVulns(d server.AssetDetail, i int, sc storetest.Scale) error {
+	n, kev := storetest.DeviceVulns(sc, i)
+	v := d.Vulnerabilities
+	if v.Total == nil || *v.Total != int64(n) || len(v.Items) != min(n, 100) {
+		return fmt.Errorf("device page of dev-%06d: %d vulnerabilities of %v listed, want %d of %d", i, len(v.Items), v.Total, min(n, 100), n)
+	}
+	listedKEV := 0
+	for j, m := range v.Items {
+		if m.KEV {
+			listedKEV++
+		}
+		if j > 0 && (m.KEV && !v.Items[j-1].KEV || store.VulnRisk(m) > store.VulnRisk(v.Items[j-1])) {
+			return fmt.Errorf("device page of dev-%06d: vulnerability %d (%s, KEV %v) is more severe than the one before (%s, KEV %v)",
+				i, j, m.CVE, m.KEV, v.Items[j-1].CVE, v.Items[j-1].KEV)
+		}
+	}
+	if listedKEV != kev && len(v.Items) == n {
+		return fmt.Errorf("device page of dev-%06d: %d vulnerabilities in KEV, want %d", i, listedKEV, kev)
+	}
+	return nil
 }
 
 // loadConfig is one load run.

@@ -1,6 +1,7 @@
 // Command node is the hospital node's load benchmark: it fills a store
 // with a generated hospital (100,000 devices, about 200,000 findings,
-// 1,000,000 alerts, 7 days of scores: storetest.HospitalScale), starts the
+// 1,000,000 alerts, 7 days of scores, about 1,000,000 vulnerability
+// matches: storetest.HospitalScale), starts the
 // node's real HTTP server on it, drives the API with concurrent clients
 // and reports the latency of the overview, the device list and the device
 // page against the 100 ms p95 budget; then it measures how many events
@@ -191,8 +192,9 @@ func run(ctx context.Context, cfg *config, w io.Writer, log *slog.Logger) (bool,
 	fmt.Fprintf(w, "date:     %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(w, "machine:  %s\n", machine())
 	fmt.Fprintf(w, "modules:  %s\n", moduleVersions())
-	fmt.Fprintf(w, "hospital: %d devices, ~%d findings, %d alerts over %d days, %d days of device scores (storetest.Fill)\n",
-		cfg.sc.Assets, cfg.sc.Assets*cfg.sc.FindingsPerAsset, cfg.sc.Alerts, cfg.sc.AlertDays, cfg.sc.ScoreDays)
+	most, mostN, mostKEV := storetest.MostVulnerable(cfg.sc)
+	fmt.Fprintf(w, "hospital: %d devices, ~%d findings, %d alerts over %d days, %d days of device scores, %d vulnerability matches (at most %d on one device: dev-%06d, %d in KEV) (storetest.Fill)\n",
+		cfg.sc.Assets, cfg.sc.Assets*cfg.sc.FindingsPerAsset, cfg.sc.Alerts, cfg.sc.AlertDays, cfg.sc.ScoreDays, storetest.VulnTotal(cfg.sc), mostN, most, mostKEV)
 
 	var set *envelopeSet
 	if cfg.ingest > 0 && !cfg.fillOnly {

@@ -116,6 +116,38 @@ func (b *Bulk) Scores(ctx context.Context, ss []store.Score) error {
 	return b.copy(ctx, "scores", scoreCols, rows)
 }
 
+// Vulnerabilities loads the match sets of devices that have none yet, as
+// ReplaceVulnerabilities stores them (each match's id is the device and
+// CVE, its time the set's). A device's second set, or a CVE twice in one
+// set, is a repeated id and fails the load.
+func (b *Bulk) Vulnerabilities(ctx context.Context, sets []store.VulnSet) error {
+	n := 0
+	for _, s := range sets {
+		n += len(s.Items)
+	}
+	rows := make([][]any, 0, n)
+	for _, s := range sets {
+		if s.Asset == "" {
+			return fmt.Errorf("vulnerability set without device: %w", store.ErrInvalid)
+		}
+		if len(s.Items) > store.MaxVulnsPerAsset {
+			return fmt.Errorf("%d vulnerabilities for device %s (at most %d): %w", len(s.Items), s.Asset, store.MaxVulnsPerAsset, store.ErrInvalid)
+		}
+		for _, v := range s.Items {
+			v.Asset, v.ID, v.Updated = s.Asset, s.Asset+"|"+v.CVE, s.At.UTC()
+			if err := v.Validate(); err != nil {
+				return err
+			}
+			r, err := vulnRow(v)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, r)
+		}
+	}
+	return b.copy(ctx, "vulnerabilities", vulnCols, rows)
+}
+
 // Finish rebuilds the alert rollup, the finding counts per tag and the
 // devices' current risk, and
 // refreshes the planner's statistics.

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -15,13 +17,20 @@ import (
 // score as its risk.
 func RunFill(t *testing.T, s store.Store, bulk Bulk) {
 	ctx := context.Background()
-	sc := Scale{Assets: 500, FindingsPerAsset: 2, Alerts: 3000, AlertDays: 3, ScoreDays: 3}
+	sc := Scale{Assets: 500, FindingsPerAsset: 2, Alerts: 3000, AlertDays: 3, ScoreDays: 3, Vulns: HospitalScale.Vulns}
 	if err := Fill(ctx, bulk, sc); err != nil {
 		t.Fatal(err)
 	}
 	if !Filled(ctx, s, sc) {
-		t.Fatal("the filled store does not hold the scale's assets and alerts")
+		t.Fatal("the filled store does not hold the scale's assets, alerts and vulnerabilities")
 	}
+	// A store filled before devices had vulnerabilities is not filled.
+	noVulns := sc
+	noVulns.Vulns = nil
+	if Filled(ctx, s, noVulns) {
+		t.Error("Filled takes a store with vulnerabilities for one of a scale without")
+	}
+	runFillVulns(t, s, sc)
 	bands, err := s.CountAssetsByBand(ctx)
 	must(t, err)
 	var n int64
@@ -68,5 +77,59 @@ func RunFill(t *testing.T, s store.Store, bulk Bulk) {
 	must(t, err)
 	if sumBuckets(hourly) != int64(sc.Alerts)+1 {
 		t.Errorf("rollup after an upsert counts %d, want %d", sumBuckets(hourly), sc.Alerts+1)
+	}
+}
+
+// runFillVulns checks the bulk-loaded vulnerabilities: the device with
+// most matches lists them all, known exploitation first and then by risk,
+// as the device page shows them; the statuses came through; and the rows
+// are the ones ReplaceVulnerabilities stores for the same matches.
+func runFillVulns(t *testing.T, s store.Store, sc Scale) {
+	ctx := context.Background()
+	i, n, kev := MostVulnerable(sc)
+	id := fmt.Sprintf("dev-%06d", i)
+	if n < 100 || kev == 0 {
+		t.Fatalf("the most vulnerable of %d devices has %d matches, %d in KEV: want a Windows workstation's hundreds", sc.Assets, n, kev)
+	}
+	pg, err := s.ListVulnerabilities(ctx, store.VulnQuery{Assets: []string{id}, ListOptions: store.ListOptions{Limit: store.MaxLimit, WithTotal: true}})
+	must(t, err)
+	if pg.Total != int64(n) || len(pg.Items) != min(n, store.MaxLimit) {
+		t.Fatalf("%s lists %d matches of %d, want %d", id, len(pg.Items), pg.Total, n)
+	}
+	nKEV := 0
+	for j, v := range pg.Items {
+		if v.Asset != id || v.ID != id+"|"+v.CVE || len(v.Evidence) == 0 {
+			t.Fatalf("match %d of %s: %+v", j, id, v)
+		}
+		if v.KEV {
+			nKEV++
+			if j > 0 && !pg.Items[j-1].KEV {
+				t.Errorf("%s: KEV match %s after a match not in KEV", id, v.CVE)
+			}
+		}
+		if j > 0 && store.VulnRisk(v) > store.VulnRisk(pg.Items[j-1]) {
+			t.Errorf("%s: %s (risk %d) after %s (risk %d)", id, v.CVE, store.VulnRisk(v), pg.Items[j-1].CVE, store.VulnRisk(pg.Items[j-1]))
+		}
+	}
+	if nKEV != kev && len(pg.Items) == n {
+		t.Errorf("%s lists %d matches in KEV, want %d", id, nKEV, kev)
+	}
+	for _, st := range []string{store.VulnAccepted, store.VulnFalsePositive, store.VulnNotAffected} {
+		p, err := s.ListVulnerabilities(ctx, store.VulnQuery{Statuses: []string{st}, ListOptions: store.ListOptions{Limit: 1, WithTotal: true}})
+		must(t, err)
+		if p.Total <= 0 || p.Items[0].Status != st || st != store.VulnNotAffected && (p.Items[0].Decision == nil || p.Items[0].Decision.Comment == "") {
+			t.Errorf("%d matches %s, first %+v", p.Total, st, p.Items)
+		}
+	}
+	// The same matches stored the node's way read back the same.
+	before, err := json.Marshal(pg.Items)
+	must(t, err)
+	must(t, s.ReplaceVulnerabilities(ctx, []store.VulnSet{{Asset: id, At: pg.Items[0].Updated, Items: pg.Items}}))
+	again, err := s.ListVulnerabilities(ctx, store.VulnQuery{Assets: []string{id}, ListOptions: store.ListOptions{Limit: store.MaxLimit}})
+	must(t, err)
+	after, err := json.Marshal(again.Items)
+	must(t, err)
+	if string(before) != string(after) {
+		t.Errorf("%s's matches bulk-loaded and stored by ReplaceVulnerabilities differ:\n%.600s\n%.600s", id, before, after)
 	}
 }
