@@ -31,7 +31,7 @@ const (
 // request is one API call of the mix.
 type request struct {
 	endpoint string // epOverview, epList, epDevice
-	variant  string // the list's filter, "" for the others
+	variant  string // the list's filter, the device's kind, "" for the overview
 	path     string
 	// check looks at a 200 answer's body cheaply (no decoding: the
 	// client shares the machine's two cores with the server).
@@ -108,10 +108,26 @@ type mix struct {
 	variants []listVariant
 	listW    int
 	assets   int
+	// vulns is how many vulnerability matches each device has, to
+	// report device pages by how many they list.
+	vulns []int
 }
 
-func newMix(weights [3]int, variants []listVariant, assets int) *mix {
-	m := &mix{weights: weights, variants: variants, assets: assets}
+// Device pages by how many vulnerability matches the device has.
+var deviceVariants = []string{"device with 0–9 vulnerabilities", "device with 10–99 vulnerabilities", "device with ≥100 (Windows workstation)"}
+
+func deviceVariant(n int) string {
+	switch {
+	case n >= 100:
+		return deviceVariants[2]
+	case n >= 10:
+		return deviceVariants[1]
+	}
+	return deviceVariants[0]
+}
+
+func newMix(weights [3]int, variants []listVariant, sc storetest.Scale) *mix {
+	m := &mix{weights: weights, variants: variants, assets: sc.Assets, vulns: storetest.DeviceVulnCounts(sc)}
 	for _, v := range variants {
 		m.listW += v.weight
 	}
@@ -133,9 +149,10 @@ func (m *mix) pick(r *rand.Rand) request {
 		}
 		panic("unreachable")
 	default:
-		id := fmt.Sprintf("dev-%06d", r.IntN(m.assets))
+		i := r.IntN(m.assets)
+		id := fmt.Sprintf("dev-%06d", i)
 		want := []byte(`"id":"` + id + `"`)
-		return request{endpoint: epDevice, path: "/api/v1/assets/" + id, check: func(body []byte) error {
+		return request{endpoint: epDevice, variant: deviceVariant(m.vulns[i]), path: "/api/v1/assets/" + id, check: func(body []byte) error {
 			if !bytes.HasPrefix(body, []byte(`{"asset":{`)) || !bytes.Contains(body[:min(len(body), 200)], want) {
 				return fmt.Errorf("device page is not %s's", id)
 			}

@@ -335,7 +335,7 @@ func serveAndLoad(ctx context.Context, cfg *config, h *hospital, res *backendRes
 	if err != nil {
 		return fmt.Errorf("%s: the API's answers do not match the hospital: %w", h.backend, err)
 	}
-	m := newMix(cfg.weights, listVariants(cursor, cfg.sc.Assets), cfg.sc.Assets)
+	m := newMix(cfg.weights, listVariants(cursor, cfg.sc.Assets), cfg.sc)
 
 	la0 := loadAverage()
 	lr := runLoad(ctx, c, m, cfg.load)
@@ -389,6 +389,11 @@ func serveAndLoad(ctx context.Context, cfg *config, h *hospital, res *backendRes
 		if p.ep == epList {
 			for _, v := range m.variants {
 				row("  "+v.name, lr.stats.byVariant[v.name], 0, false)
+			}
+		}
+		if p.ep == epDevice {
+			for _, v := range deviceVariants {
+				row("  "+v, lr.stats.byVariant[v], 0, false)
 			}
 		}
 	}

@@ -708,6 +708,17 @@ func (g *vulnGen) count(i int) (n, kev int) {
 	return len(picks), kev
 }
 
+// DeviceVulnCounts says how many vulnerability matches Fill gives each
+// device (index i is dev-%06d).
+func DeviceVulnCounts(sc Scale) []int {
+	g := newVulnGen(sc)
+	out := make([]int, sc.Assets)
+	for i := range out {
+		out[i], _ = g.count(i)
+	}
+	return out
+}
+
 // VulnTotal is how many vulnerability matches Fill stores at this scale.
 func VulnTotal(sc Scale) int64 {
 	g := newVulnGen(sc)
