@@ -42,10 +42,11 @@ func benchPredict(b *testing.B, m *Model, task *Task) {
 	}
 }
 
-// benchFastReference runs a gbdt's prediction twice: /reference takes the
-// Go walk of the complete layout (the baseline), /fast the assembly
-// kernels when this CPU has them. It first checks that both give the same
-// scores on every row.
+// benchFastReference runs a gbdt's prediction three ways: /reference takes
+// the Go walk of the complete layout (the baseline), /fast the assembly
+// kernels row by row (Predict), /batch PredictBatch's block walk, when
+// this CPU has them. It first checks that all give the same scores on
+// every row.
 func benchFastReference(b *testing.B, m *Model, task *Task) {
 	ref := *m
 	ref.fast = nil
@@ -59,6 +60,16 @@ func benchFastReference(b *testing.B, m *Model, task *Task) {
 			}
 		}
 	}
+	if m.fast != nil && m.fast.tbl != nil {
+		m.blockScores(task.X, task.N, func(r int, s []float64) {
+			ref.Scores(task.Row(r), q)
+			for c := range s {
+				if s[c] != q[c] {
+					b.Fatalf("row %d class %d: block %v, reference %v", r, c, s[c], q[c])
+				}
+			}
+		})
+	}
 	b.Run("reference", func(b *testing.B) { benchPredict(b, &ref, task) })
 	b.Run("fast", func(b *testing.B) {
 		if m.fast == nil {
@@ -66,6 +77,32 @@ func benchFastReference(b *testing.B, m *Model, task *Task) {
 		}
 		benchPredict(b, m, task)
 	})
+	b.Run("batch", func(b *testing.B) {
+		if m.fast == nil || m.fast.tbl == nil {
+			b.Skip("no block walk for this model or CPU")
+		}
+		benchBatch(b, m, task)
+	})
+}
+
+// benchBatch measures PredictBatch on 1024 rows a call; ns/op is per
+// call, ns/row per row.
+func benchBatch(b *testing.B, m *Model, task *Task) {
+	const n = 1024
+	out := make([]int, n)
+	b.ReportAllocs()
+	rows := 0
+	cpu := processCPU()
+	for i := 0; b.Loop(); i++ {
+		r := (i * n) % (task.N - n)
+		m.PredictBatch(task.X[r*task.D:(r+n)*task.D], out)
+		rows += n
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rows), "ns/row")
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+	if c := processCPU() - cpu; c > 0 {
+		b.ReportMetric(float64(rows)/c.Seconds(), "rows/cpu-s")
+	}
 }
 
 func BenchmarkPredictGBDT(b *testing.B) {

@@ -13,10 +13,16 @@ import "math"
 // never summed. Leaf l of tree t is the value row t·s + l, kp float32 wide
 // (K rounded up to a multiple of 8, zero-padded), so one AVX add takes
 // eight classes.
+//
+// For at most blockMaxTrees trees of depth ≤ 6 on CPUs with AVX-512, tbl
+// holds each tree's nodes again for walkBlock (PredictBatch): 64 features
+// then 64 threshold keys, heap order from 1, so a 16-lane permute reads
+// 16 rows' nodes.
 type fastLayout struct {
 	depth, s, nt, kp int
 	nodes            []fnode
 	vals             []float32
+	tbl              []uint32
 }
 
 type fnode struct {
@@ -45,6 +51,13 @@ func floatKey(v float32) uint32 {
 const (
 	fastMaxClasses  = 32
 	fastMaxFeatures = 256
+)
+
+// blockRows is how many rows walkBlock takes; blockMaxTrees bounds the
+// leaf offsets PredictBatch holds for them (4 MiB).
+const (
+	blockRows     = 64
+	blockMaxTrees = 1 << 14
 )
 
 // fastBatch is how many trees one walkGroups call handles (a multiple of
@@ -81,6 +94,18 @@ func (m *Model) compileFast() {
 	for row := range nt * s {
 		copy(f.vals[row*kp:row*kp+k], m.cvals[row*k:row*k+k])
 	}
+	if m.depth <= 6 && nt <= blockMaxTrees && blockKernel() {
+		f.tbl = make([]uint32, nt*128)
+		for t := range nt {
+			tb := f.tbl[t*128 : (t+1)*128]
+			for i := range 64 {
+				tb[64+i] = floatKey(float32(math.Inf(1)))
+			}
+			for p, c := range m.cnodes[t*per : (t+1)*per] {
+				tb[p+1], tb[64+p+1] = uint32(c.feat), floatKey(c.thr)
+			}
+		}
+	}
 	m.fast = f
 }
 
@@ -106,9 +131,48 @@ func (m *Model) scoresFast(x []float32, out []float64) {
 		// scoresComplete adds trees in groups of eight (as two fours) and
 		// the rest one by one; batches start at multiples of eight.
 		full := n &^ 7
-		sumLeaves(&f.vals[0], &offs[0], full/4, n-full, f.kp/8, &acc[0])
+		sumLeaves(&f.vals[0], &offs[0], 4, full/4, n-full, f.kp/8, &acc[0])
 	}
 	for c := range out {
 		out[c] += float64(acc[c])
+	}
+}
+
+// blockScores scores rows 0..n-1 of X (row-major, len(Features) values a
+// row) 64 at a time and calls emit with each row's scores (valid during
+// the call), bit for bit those of Scores. walkBlock walks one tree for
+// all 64 rows; sumBlock then adds the leaves tree-major, so that four
+// trees' leaves stay in L1 (row by row, a 300-tree model at 19 classes
+// missed the caches on half its leaves). It needs m.fast.tbl.
+func (m *Model) blockScores(X []float32, n int, emit func(row int, scores []float64)) {
+	f, d, k := m.fast, len(m.Features), len(m.Classes)
+	keys := make([]uint32, blockRows*d)
+	offs := make([]int32, f.nt*blockRows)
+	scores := make([]float64, k)
+	acc := make([]float32, blockRows*f.kp)
+	var rowoff [blockRows]int32
+	for r := range rowoff {
+		rowoff[r] = int32(r * d)
+	}
+	full := f.nt &^ 7
+	for r0 := 0; r0 < n; r0 += blockRows {
+		nb := min(blockRows, n-r0)
+		for i, v := range X[r0*d : (r0+nb)*d] {
+			keys[i] = floatKey(v)
+		}
+		// Rows past n (the last block) walk whatever keys are left; their
+		// leaves are not summed.
+		walkBlock(&f.tbl[0], f.nt, f.depth, &keys[0], &rowoff[0], &offs[0], f.kp*4, f.s)
+		clear(acc)
+		sumBlock(&f.vals[0], &offs[0], nb, full/4, f.nt-full, f.kp/8, &acc[0])
+		for r := range nb {
+			a := acc[r*f.kp : r*f.kp+k]
+			for c := range scores {
+				scores[c] = 0
+				scores[c] += float64(a[c])
+				scores[c] += float64(m.Base[c])
+			}
+			emit(r0+r, scores)
+		}
 	}
 }

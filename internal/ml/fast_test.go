@@ -34,7 +34,8 @@ func fastRows(m *Model, task *Task) [][]float32 {
 }
 
 // The assembly kernels must score exactly as the Go walk of the complete
-// layout: same leaves, same float32 additions in the same order. The
+// layout: same leaves, same float32 additions in the same order, row by
+// row (Scores, Predict) and 64 rows at a time (blockScores, PredictBatch). The
 // cases cross the kernels' edges: tree counts that are not a multiple of
 // eight or exceed one batch (128 trees), depths 1 to 10, class counts
 // that fill one to four 8-lane chunks, and more classes than the fast
@@ -68,10 +69,15 @@ func TestFastMatchesReference(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if want := c.fast && c.depth <= 6 && blockKernel(); (m.fast != nil && m.fast.tbl != nil) != want {
+			t.Fatalf("k=%d depth=%d: block tables %v, want %v", c.k, c.depth, m.fast != nil && m.fast.tbl != nil, want)
+		}
 		ref := *m
 		ref.fast = nil
+		rows := fastRows(m, task)
+		checkBlock(t, m, &ref, rows)
 		a, b, l := make([]float64, c.k), make([]float64, c.k), make([]float64, c.k)
-		for i, x := range fastRows(m, task) {
+		for i, x := range rows {
 			m.Scores(x, a)
 			ref.Scores(x, b)
 			loaded.Scores(x, l)
@@ -147,6 +153,43 @@ func TestFloatKeyOrder(t *testing.T) {
 			if got, want := floatKey(x) > floatKey(th), x > th; got != want {
 				t.Fatalf("x=%g (%#x) t=%g (%#x): key compare %v, float compare %v", x, math.Float32bits(x), th, math.Float32bits(th), got, want)
 			}
+		}
+	}
+}
+
+// checkBlock compares PredictBatch and, when the model has block tables,
+// blockScores with the reference on rows (cut to the model's features).
+func checkBlock(t *testing.T, m, ref *Model, rows [][]float32) {
+	t.Helper()
+	d, k := len(m.Features), len(m.Classes)
+	var X []float32
+	for _, x := range rows {
+		X = append(X, x[:d]...)
+	}
+	want := make([]float64, k)
+	if m.fast != nil && m.fast.tbl != nil {
+		seen := 0
+		m.blockScores(X, len(rows), func(r int, s []float64) {
+			if r != seen {
+				t.Fatalf("blockScores gave row %d after %d rows", r, seen)
+			}
+			seen++
+			ref.Scores(rows[r], want)
+			for c := range s {
+				if s[c] != want[c] {
+					t.Fatalf("k=%d row %d class %d: block %v, reference %v", k, r, c, s[c], want[c])
+				}
+			}
+		})
+		if seen != len(rows) {
+			t.Fatalf("blockScores gave %d rows of %d", seen, len(rows))
+		}
+	}
+	got := make([]int, len(rows))
+	m.PredictBatch(X, got)
+	for r, p := range got {
+		if q := ref.Predict(rows[r], want); p != q {
+			t.Fatalf("k=%d row %d: PredictBatch %d, reference Predict %d", k, r, p, q)
 		}
 	}
 }

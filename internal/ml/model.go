@@ -409,9 +409,15 @@ func softmaxInPlace(x []float64) {
 // It allocates nothing.
 func (m *Model) Predict(x []float32, scratch []float64) int {
 	m.Scores(x, scratch)
+	return argmax(scratch[:len(m.Classes)])
+}
+
+// argmax returns the index of the largest score; ties go to the lower
+// index.
+func argmax(scores []float64) int {
 	best := 0
-	for c, v := range scratch[:len(m.Classes)] {
-		if v > scratch[best] {
+	for c, v := range scores {
+		if v > scores[best] {
 			best = c
 		}
 	}
@@ -419,9 +425,15 @@ func (m *Model) Predict(x []float32, scratch []float64) int {
 }
 
 // PredictBatch predicts every row of X (row-major, len(Features) values a
-// row) into out. It allocates one scratch slice per call, nothing per row.
+// row) into out, as Predict would. It allocates scratch once per call,
+// nothing per row; boosted trees of depth ≤ 6 on CPUs with AVX-512 walk
+// 64 rows at a time (blockScores).
 func (m *Model) PredictBatch(X []float32, out []int) {
 	d := len(m.Features)
+	if m.fast != nil && m.fast.tbl != nil && len(X) >= len(out)*d && len(out) > 0 {
+		m.blockScores(X, len(out), func(r int, s []float64) { out[r] = argmax(s) })
+		return
+	}
 	scratch := make([]float64, len(m.Classes))
 	for i := range out {
 		out[i] = m.Predict(X[i*d:(i+1)*d], scratch)
