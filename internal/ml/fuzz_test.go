@@ -9,7 +9,8 @@ import (
 
 // FuzzLoadModel: Load must never panic or accept a model it cannot score
 // with; an accepted model predicts probabilities that sum to 1 for any
-// row, and saving and loading it again gives the same model.
+// row, the same class with the assembly kernels (Predict, PredictBatch) as
+// with the Go walk, and saving and loading it again gives the same model.
 func FuzzLoadModel(f *testing.F) {
 	task := synth(200, 3, 3, 1)
 	for _, kind := range []Kind{Tree, Forest, GBDT} {
@@ -35,8 +36,12 @@ func FuzzLoadModel(f *testing.F) {
 		}
 		k, d := len(m.Classes), len(m.Features)
 		p := make([]float64, k)
-		x := make([]float32, d)
-		for _, v := range []float32{0, -1e30, 1e30, float32(math.Inf(1)), float32(math.NaN())} {
+		ref := *m
+		ref.fast = nil
+		vals := []float32{0, -1e30, 1e30, float32(math.Inf(1)), float32(math.NaN())}
+		X := make([]float32, len(vals)*d)
+		for r, v := range vals {
+			x := X[r*d : (r+1)*d]
 			for i := range x {
 				x[i] = v
 			}
@@ -50,6 +55,15 @@ func FuzzLoadModel(f *testing.F) {
 			}
 			if c := m.Predict(x, p); c < 0 || c >= k {
 				t.Fatalf("class %d of %d", c, k)
+			} else if w := ref.Predict(x, p); c != w {
+				t.Fatalf("row of %v: class %d, Go walk %d", v, c, w)
+			}
+		}
+		out := make([]int, len(vals))
+		m.PredictBatch(X, out)
+		for r, c := range out {
+			if w := ref.Predict(X[r*d:(r+1)*d], p); c != w {
+				t.Fatalf("PredictBatch row of %v: class %d, Go walk %d", vals[r], c, w)
 			}
 		}
 		var buf bytes.Buffer
