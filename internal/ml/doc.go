@@ -8,9 +8,10 @@
 // a model never scores data whose columns it was not trained on.
 //
 // Prediction walks float32 feature vectors through flattened trees and
-// allocates nothing per row. On amd64 with AVX, boosted trees are scored by
-// two small assembly kernels (fast_amd64.s) that give bit for bit the
-// scores of the Go walk, which other CPUs use.
+// allocates nothing per row. On amd64 with AVX (AVX-512 for PredictBatch's
+// 64-row blocks), boosted trees are scored by assembly kernels
+// (fast_amd64.s) that give bit for bit the scores of the Go walk, which
+// other CPUs use.
 //
 // The package also holds what evaluation needs: stratified k-fold
 // assignment, per-class and macro F1, and the CICIoMT2024 label taxonomy
