@@ -117,22 +117,9 @@ func TestIngestExactlyOnce(t *testing.T) {
 }
 
 func TestScoringStoresDailySnapshots(t *testing.T) {
-	assets, findings, alerts := labEvents(t)
 	db := open(t)
 	ctx := context.Background()
-	h := &Ingest{Events: db, Log: slog.Default()}
-	for _, a := range assets {
-		h.Handle(ctx, envelope(t, event.TypeAsset, a))
-	}
-	for _, f := range findings {
-		h.Handle(ctx, envelope(t, event.TypeFinding, f))
-	}
-	for _, a := range alerts {
-		h.Handle(ctx, envelope(t, event.TypeAlert, a))
-	}
-	if h.Stats().Stored != uint64(len(assets)+len(findings)+len(alerts)) {
-		t.Fatalf("stored %+v of %d", h.Stats(), len(assets)+len(findings)+len(alerts))
-	}
+	ingestLab(t, db)
 	sc := &Scoring{Store: db, Log: slog.Default()}
 	now := time.Date(2026, 11, 28, 16, 0, 0, 0, time.UTC)
 	run, err := sc.Once(ctx, now)
@@ -306,19 +293,9 @@ func TestScoringStoresVulnerabilities(t *testing.T) {
 // TestScoringStoredConfig: a configuration an administrator stores takes
 // the node's place at the next run, and its reset gives it back.
 func TestScoringStoredConfig(t *testing.T) {
-	assets, findings, alerts := labEvents(t)
 	db := open(t)
 	ctx := context.Background()
-	h := &Ingest{Events: db, Log: slog.Default()}
-	for _, a := range assets {
-		h.Handle(ctx, envelope(t, event.TypeAsset, a))
-	}
-	for _, f := range findings {
-		h.Handle(ctx, envelope(t, event.TypeFinding, f))
-	}
-	for _, a := range alerts {
-		h.Handle(ctx, envelope(t, event.TypeAlert, a))
-	}
+	ingestLab(t, db)
 	sc := &Scoring{Store: db, Settings: db, Log: slog.Default()}
 	now := time.Date(2026, 11, 28, 16, 0, 0, 0, time.UTC)
 	monitor := func() int {
@@ -356,5 +333,26 @@ func TestScoringStoredConfig(t *testing.T) {
 	}
 	if got := monitor(); got != before {
 		t.Fatalf("after the reset the monitor scored %d, want %d", got, before)
+	}
+}
+
+// ingestLab stores the lab capture's devices, findings and alerts through
+// the node's ingest path.
+func ingestLab(t *testing.T, db store.Store) {
+	t.Helper()
+	assets, findings, alerts := labEvents(t)
+	ctx := context.Background()
+	h := &Ingest{Events: db, Log: slog.Default()}
+	for _, a := range assets {
+		h.Handle(ctx, envelope(t, event.TypeAsset, a))
+	}
+	for _, f := range findings {
+		h.Handle(ctx, envelope(t, event.TypeFinding, f))
+	}
+	for _, a := range alerts {
+		h.Handle(ctx, envelope(t, event.TypeAlert, a))
+	}
+	if want := uint64(len(assets) + len(findings) + len(alerts)); h.Stats().Stored != want {
+		t.Fatalf("stored %+v of %d", h.Stats(), want)
 	}
 }
