@@ -60,6 +60,9 @@ type config struct {
 	pcap          string
 	scratchDir    string
 	verbose       bool
+	// baseline also measures the hospital without vulnerability matches
+	// and top peers; baselineRun marks that run's config.
+	baseline, baselineRun bool
 	// conns is the store's connection pool (SQLite read connections,
 	// PostgreSQL connections); 0 keeps the node's default.
 	conns int
@@ -116,6 +119,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&cfg.conns, "conns", 0, "the store's pool: SQLite read connections or PostgreSQL connections (0: the node's default, GOMAXPROCS and max(4, CPUs))")
 	fs.DurationVar(&cfg.load.timeout, "timeout", 10*time.Second, "a request not answered within this is an error")
 	fs.BoolVar(&cfg.verbose, "v", false, "log the store's and server's information messages")
+	fs.BoolVar(&cfg.baseline, "baseline", false, "after each backend, measure the same hospital without vulnerability matches and top peers (as generated before they existed; kept beside the other, suffix -baseline)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -223,6 +227,24 @@ func run(ctx context.Context, cfg *config, w io.Writer, log *slog.Logger) (bool,
 		if r != nil {
 			results = append(results, *r)
 		}
+		if cfg.baseline {
+			// The baseline's devices, findings, scores and alerts are
+			// the same (the generator draws matches and peers from
+			// streams of their own); it has no ingest part.
+			bc := *cfg
+			bc.baselineRun = true
+			bc.sc.Vulns, bc.sc.TopPeers = nil, false
+			bc.sqliteDir += "-baseline"
+			bc.pgSchema += "_baseline"
+			r, err := runBackend(ctx, &bc, b, nil, w, log)
+			if err != nil {
+				return false, err
+			}
+			if r != nil {
+				r.backend += " baseline"
+				results = append(results, *r)
+			}
+		}
 	}
 	if cfg.fillOnly {
 		return true, nil
@@ -245,7 +267,11 @@ func runBackend(ctx context.Context, cfg *config, backend string, set *envelopeS
 		return nil, err
 	}
 	defer h.close()
-	fmt.Fprintf(w, "\n== %s%s ==\n", backend, version)
+	title := ""
+	if cfg.baselineRun {
+		title = " — baseline: the same hospital without vulnerability matches and top peers"
+	}
+	fmt.Fprintf(w, "\n== %s%s%s ==\n", backend, version, title)
 	if h.fillTook > 0 {
 		fmt.Fprintf(w, "database: %s (filled in this run in %s)\n", h.where, h.fillTook.Round(time.Second))
 	} else {
@@ -441,7 +467,7 @@ func ms(d time.Duration) string {
 func summary(w io.Writer, cfg *config, results []backendResult) bool {
 	ok := true
 	fmt.Fprintf(w, "\n== summary: p95 per page against %s ms, ingest rate ==\n", ms(cfg.target))
-	fmt.Fprintf(w, "  %-10s %12s %12s %12s %7s  %s\n", "backend", "overview", "device list", "device page", "errors", "verdict")
+	fmt.Fprintf(w, "  %-17s %12s %12s %12s %7s  %s\n", "backend", "overview", "device list", "device page", "errors", "verdict")
 	for _, r := range results {
 		verdict := "all under budget"
 		var over []string
@@ -470,7 +496,7 @@ func summary(w io.Writer, cfg *config, results []backendResult) bool {
 			}
 			return "-"
 		}
-		fmt.Fprintf(w, "  %-10s %12s %12s %12s %7d  %s\n", r.backend, p95(epOverview), p95(epList), p95(epDevice), r.errors, verdict)
+		fmt.Fprintf(w, "  %-17s %12s %12s %12s %7d  %s\n", r.backend, p95(epOverview), p95(epList), p95(epDevice), r.errors, verdict)
 	}
 	for _, r := range results {
 		for _, in := range r.ingest {

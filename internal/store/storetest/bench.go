@@ -28,6 +28,9 @@ type Scale struct {
 	// Vulns says how many vulnerability matches the devices have, tier
 	// by tier (none when empty).
 	Vulns []VulnTier
+	// TopPeers gives each device the peers it exchanged most bytes with,
+	// as the inventory reports them (up to 20 in its document).
+	TopPeers bool
 }
 
 // VulnTier is a share of the devices and how many vulnerability matches
@@ -59,7 +62,7 @@ const (
 // devices have a few (their model's advisories), a quarter tens (an
 // embedded Linux with old components), about 2% a few hundred (Windows
 // workstations behind on updates); about 10 per device, a million in all.
-var HospitalScale = Scale{Assets: 100_000, FindingsPerAsset: 2, Alerts: 1_000_000, AlertDays: 30, ScoreDays: 7,
+var HospitalScale = Scale{Assets: 100_000, FindingsPerAsset: 2, Alerts: 1_000_000, AlertDays: 30, ScoreDays: 7, TopPeers: true,
 	Vulns: []VulnTier{
 		{Share: 0.73, Min: 0, Max: 4, Kind: VulnMedical},
 		{Share: 0.25, Min: 10, Max: 30, Kind: VulnEmbedded},
@@ -180,9 +183,12 @@ func Fill(ctx context.Context, bulk Bulk, sc Scale) error {
 			// What follows draws from streams of the device's own, so
 			// that the main stream (and with it every device, finding,
 			// score and alert) is what it was before devices had peers
-			// and vulnerabilities, and the vulnerability counts can be
+			// and vulnerabilities (a Scale without them generates that
+			// hospital exactly), and the vulnerability counts can be
 			// known without generating the hospital (Filled).
-			benchTopPeers(&a, i, sc.Assets)
+			if sc.TopPeers {
+				benchTopPeers(&a, i, sc.Assets)
+			}
 			if set := vg.set(&a, i); len(set.Items) > 0 {
 				vs = append(vs, set)
 			}

@@ -132,7 +132,7 @@ func TestHospitalVulns(t *testing.T) {
 // findings it made before devices had vulnerabilities are still the same
 // (the vulnerabilities and peers draw from streams of their own).
 func TestFillDeterministic(t *testing.T) {
-	sc := Scale{Assets: 300, FindingsPerAsset: 2, Alerts: 500, AlertDays: 2, ScoreDays: 2, Vulns: HospitalScale.Vulns}
+	sc := Scale{Assets: 300, FindingsPerAsset: 2, Alerts: 500, AlertDays: 2, ScoreDays: 2, Vulns: HospitalScale.Vulns, TopPeers: true}
 	var a, b recorder
 	must(t, Fill(context.Background(), &a, sc))
 	must(t, Fill(context.Background(), &b, sc))
@@ -145,10 +145,25 @@ func TestFillDeterministic(t *testing.T) {
 	// are the same.
 	var c recorder
 	noVulns := sc
-	noVulns.Vulns = nil
+	noVulns.Vulns, noVulns.TopPeers = nil, false
 	must(t, Fill(context.Background(), &c, noVulns))
 	if !slices.EqualFunc(a.Als, c.Als, func(x, y event.Alert) bool { return x.ID == y.ID && x.Start.Equal(y.Start) && x.Source == y.Source }) {
 		t.Error("vulnerabilities changed the generated alerts")
+	}
+	withPeers := 0
+	for i := range a.As {
+		if len(a.As[i].TopPeers) > 0 {
+			withPeers++
+		}
+		if len(c.As[i].TopPeers) > 0 || c.As[i].OS != "" {
+			t.Fatalf("device %d of the hospital without vulnerabilities and peers: %+v", i, c.As[i])
+		}
+		if a.As[i].Role != "workstation" && c.As[i].Role != a.As[i].Role {
+			t.Fatalf("device %d is a %s with vulnerabilities, a %s without", i, a.As[i].Role, c.As[i].Role)
+		}
+	}
+	if withPeers < len(a.As)*9/10 {
+		t.Errorf("%d of %d devices have top peers", withPeers, len(a.As))
 	}
 	if len(c.Vulns) != 0 || int64(countItems(a.Vulns)) != VulnTotal(sc) {
 		t.Errorf("%d sets without tiers; %d matches with, VulnTotal %d", len(c.Vulns), countItems(a.Vulns), VulnTotal(sc))

@@ -17,7 +17,7 @@ import (
 // score as its risk.
 func RunFill(t *testing.T, s store.Store, bulk Bulk) {
 	ctx := context.Background()
-	sc := Scale{Assets: 500, FindingsPerAsset: 2, Alerts: 3000, AlertDays: 3, ScoreDays: 3, Vulns: HospitalScale.Vulns}
+	sc := Scale{Assets: 500, FindingsPerAsset: 2, Alerts: 3000, AlertDays: 3, ScoreDays: 3, Vulns: HospitalScale.Vulns, TopPeers: true}
 	if err := Fill(ctx, bulk, sc); err != nil {
 		t.Fatal(err)
 	}
