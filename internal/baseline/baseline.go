@@ -9,6 +9,7 @@ import (
 
 	"github.com/heir-emd/heir/internal/detect"
 	"github.com/heir-emd/heir/internal/event"
+	"github.com/heir-emd/heir/internal/incidents"
 	"github.com/heir-emd/heir/internal/proto"
 	"github.com/heir-emd/heir/internal/sensor"
 	"github.com/heir-emd/heir/internal/taxonomy"
@@ -61,11 +62,10 @@ type Stats struct {
 // runs the sensor (or under the same lock). It runs on capture time,
 // never the wall clock; Tick advances that clock when no packet does.
 type Baseline struct {
-	cfg  Config
-	p    params
-	sink detect.Sink
-	log  *slog.Logger
-	cat  *taxonomy.Catalogue
+	cfg Config
+	p   params
+	log *slog.Logger
+	cat *taxonomy.Catalogue
 
 	devices map[netip.Addr]*device
 	lists   [2]dlist
@@ -77,7 +77,7 @@ type Baseline struct {
 	epoch int64
 
 	now, nextSweep time.Time
-	open           []*incident
+	open           incidents.Table[*incident]
 	byRule         [numKinds]uint64
 	stats          Stats
 }
@@ -101,7 +101,9 @@ func New(cfg Config, sink detect.Sink) (*Baseline, error) {
 	if cat == nil {
 		cat = taxonomy.New()
 	}
-	b := &Baseline{cfg: cfg, sink: sink, log: log, cat: cat, devices: map[netip.Addr]*device{}}
+	b := &Baseline{cfg: cfg, log: log, cat: cat, devices: map[netip.Addr]*device{}}
+	b.open = incidents.Table[*incident]{Sink: sink, Alert: b.alert, Closed: b.closed,
+		Timing: func(in *incident) (time.Time, time.Duration, time.Duration) { return in.end, b.cfg.Quiet, b.cfg.Update }}
 	b.p = params{threshold: cfg.Threshold, minScale: cfg.MinScale, rate: cfg.AdaptRate, clip: cfg.Clip,
 		minSamples: cfg.MinSamples, shiftAfter: int64(cfg.ShiftAfter)}
 	return b, nil
@@ -110,6 +112,8 @@ func New(cfg Config, sink detect.Sink) (*Baseline, error) {
 // Stats returns the counters so far.
 func (b *Baseline) Stats() Stats {
 	s := b.stats
+	o := b.open.Stats()
+	s.AlertsOpened, s.AlertUpdates, s.AlertsFinal = o.Opened, o.Updates, o.Final
 	s.Devices = len(b.devices)
 	for _, d := range b.devices {
 		if d.learning {
@@ -167,25 +171,12 @@ func (b *Baseline) Tick(now time.Time) {
 // Flush ends every open alert, as at the end of a capture. What was
 // learnt stays.
 func (b *Baseline) Flush() {
-	for len(b.open) > 0 {
-		b.closeIncident(b.open[len(b.open)-1])
-	}
+	b.open.Flush(b.now)
 }
 
 // sweep emits due updates and closes quiet alerts.
 func (b *Baseline) sweep() {
-	now := b.now
-	for i := 0; i < len(b.open); {
-		in := b.open[i]
-		if now.Sub(in.end) >= b.cfg.Quiet {
-			b.closeIncident(in)
-			continue
-		}
-		if in.dirty && now.Sub(in.lastEmit) >= b.cfg.Update {
-			b.emit(in, false)
-		}
-		i++
-	}
+	b.open.Sweep(b.now)
 }
 
 // --- devices ---
@@ -483,7 +474,7 @@ func seen[T any](b *Baseline, d *device, s *catSet[T], k kind, key uint64, t tim
 		if e.n >= uint32(b.cfg.ConfirmSightings) && e.last-e.first >= int64(b.cfg.ConfirmAfter) {
 			e.prov = false
 			b.stats.Confirmed++
-		} else if in := d.inc[k]; in != nil && in.open && e.first >= ns(in.start) {
+		} else if in := d.inc[k]; in != nil && in.Open() && e.first >= ns(in.start) {
 			b.extend(in, t)
 		}
 	}
@@ -524,7 +515,7 @@ func (b *Baseline) peer(d *device, p event.Endpoint, t time.Time, ref ref) {
 		}
 		// A device new after the network's learning period: its alert
 		// follows what it does while it learns.
-		if in := d.inc[kNewDevice]; in != nil && in.open && t.Sub(in.start) < b.cfg.MaxSpan {
+		if in := d.inc[kNewDevice]; in != nil && in.Open() && t.Sub(in.start) < b.cfg.MaxSpan {
 			in.addTarget(event.Endpoint{IP: a})
 			b.extend(in, t)
 		}
@@ -849,7 +840,7 @@ func (b *Baseline) Relearn(prefixes ...netip.Prefix) int {
 			continue
 		}
 		for _, in := range d.inc {
-			if in != nil && in.open {
+			if in != nil && in.Open() {
 				b.closeIncident(in)
 			}
 		}

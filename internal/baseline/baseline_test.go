@@ -498,8 +498,8 @@ func TestBoundedMemory(t *testing.T) {
 	if st.DevicesEvicted+st.DevicesFull == 0 || st.PeersEvicted == 0 || st.ServicesEvicted == 0 || st.KindsEvicted == 0 || st.MACsEvicted == 0 {
 		t.Errorf("evictions not counted: %+v", st)
 	}
-	if len(b.open) > lim.MaxIncidents || b.newDevicesOpen > maxNewDeviceAlerts {
-		t.Errorf("%d incidents open (limit %d), %d new-device alerts open", len(b.open), lim.MaxIncidents, b.newDevicesOpen)
+	if b.open.Len() > lim.MaxIncidents || b.newDevicesOpen > maxNewDeviceAlerts {
+		t.Errorf("%d incidents open (limit %d), %d new-device alerts open", b.open.Len(), lim.MaxIncidents, b.newDevicesOpen)
 	}
 	// One alert per device and feature kind, not one per flow.
 	perDev := map[string]int{}

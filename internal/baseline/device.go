@@ -83,7 +83,7 @@ func (d *device) setLimits(p *params) {
 // hasOpen says whether any of its incidents is open.
 func (d *device) hasOpen() bool {
 	for _, in := range d.inc {
-		if in != nil && in.open {
+		if in != nil && in.Open() {
 			return true
 		}
 	}

@@ -1,8 +1,6 @@
 package baseline
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"strconv"
@@ -10,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heir-emd/heir/internal/event"
+	"github.com/heir-emd/heir/internal/incidents"
 )
 
 // Bounds of one incident.
@@ -74,9 +73,7 @@ type incident struct {
 	role            string
 	note            string
 
-	open, dirty, emitted bool
-	idx                  int
-	lastEmit             time.Time
+	incidents.Life // its place in Baseline.open
 }
 
 var baseSeverity = [numKinds]string{
@@ -194,13 +191,13 @@ func (in *incident) scoreSeverity(score float64) string {
 // incidentFor returns the open incident of a device and kind, or a new
 // one that hitOpen registers (nil when MaxIncidents are open).
 func (b *Baseline) incidentFor(d *device, k kind, t time.Time) *incident {
-	if in := d.inc[k]; in != nil && in.open {
+	if in := d.inc[k]; in != nil && in.Open() {
 		if t.Sub(in.start) < b.cfg.MaxSpan {
 			return in
 		}
 		b.closeIncident(in)
 	}
-	if len(b.open) >= b.cfg.Limits.MaxIncidents {
+	if b.open.Len() >= b.cfg.Limits.MaxIncidents {
 		b.stats.IncidentsFull++
 		return nil
 	}
@@ -216,18 +213,14 @@ func (b *Baseline) incidentFor(d *device, k kind, t time.Time) *incident {
 // hitOpen counts a deviation and registers and emits a new incident.
 func (b *Baseline) hitOpen(in *incident, t time.Time) {
 	b.extend(in, t)
-	if in.open {
+	if in.Open() {
 		return
 	}
-	in.open = true
-	in.idx = len(b.open)
-	b.open = append(b.open, in)
-	b.stats.AlertsOpened++
 	b.byRule[in.k]++
 	if in.k == kNewDevice {
 		b.newDevicesOpen++
 	}
-	b.emit(in, false)
+	b.open.Add(in, b.now)
 }
 
 // extend counts one more event of an incident.
@@ -236,31 +229,14 @@ func (b *Baseline) extend(in *incident, t time.Time) {
 	if t.After(in.end) {
 		in.end = t
 	}
-	in.dirty = true
-}
-
-func (b *Baseline) emit(in *incident, final bool) {
-	a := b.alert(in, final)
-	if in.emitted && !final {
-		b.stats.AlertUpdates++
-	}
-	in.emitted, in.dirty, in.lastEmit = true, false, b.now
-	b.sink.Alert(a)
+	in.Changed()
 }
 
 // closeIncident emits an incident's final alert and forgets it.
-func (b *Baseline) closeIncident(in *incident) {
-	if !in.open {
-		return
-	}
-	b.emit(in, true)
-	b.stats.AlertsFinal++
-	last := len(b.open) - 1
-	b.open[in.idx] = b.open[last]
-	b.open[in.idx].idx = in.idx
-	b.open[last] = nil
-	b.open = b.open[:last]
-	in.open = false
+func (b *Baseline) closeIncident(in *incident) { b.open.Close(in, b.now) }
+
+// closed forgets an incident that has left b.open.
+func (b *Baseline) closed(in *incident) {
 	if in.k == kNewDevice {
 		b.newDevicesOpen--
 	}
@@ -269,24 +245,12 @@ func (b *Baseline) closeIncident(in *incident) {
 	}
 }
 
-// alertID derives an alert's id from its rule, device and start: the
-// same capture gives the same ids.
-func alertID(rule, device string, start time.Time) string {
-	h := sha256.New()
-	h.Write([]byte(rule))
-	h.Write([]byte{0})
-	h.Write([]byte(device))
-	h.Write([]byte{0})
-	h.Write([]byte(start.UTC().Format(time.RFC3339Nano)))
-	return hex.EncodeToString(h.Sum(nil)[:8])
-}
-
 // alert renders an incident (a fresh value the sink may keep).
 func (b *Baseline) alert(in *incident, final bool) *event.Alert {
 	d := in.dev
 	rule := ruleIDs[in.k]
 	if in.id == "" {
-		in.id = alertID(rule, d.addr.String(), in.start)
+		in.id = incidents.ID(in.start, rule, d.addr.String())
 	}
 	sev := in.severity
 	if in.sensitive {

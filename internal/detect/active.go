@@ -47,20 +47,21 @@ func (e *Engine) apply(s *swap) {
 	a := &active{rs: rs, byID: rs.byID, states: map[string]*ruleState{}, web: map[string]*rule{}}
 	// Close what no longer holds.
 	if old != nil {
-		for i := len(e.open) - 1; i >= 0; i-- {
-			inc := e.open[i]
+		for i := e.open.Len() - 1; i >= 0; i-- {
+			inc := e.open.At(i)
 			nr := rs.byID[inc.r.id]
 			if nr == nil || !nr.enabled || nr.sig != inc.r.sig {
 				e.closeIncident(inc)
 			}
 		}
-		for _, inc := range e.open {
+		for i := range e.open.Len() {
+			inc := e.open.At(i)
 			inc.r = rs.byID[inc.r.id]
 		}
 		for k, inc := range e.keyed {
 			if nr := rs.byID[inc.r.id]; nr != nil {
 				inc.r = nr
-			} else if !inc.open {
+			} else if !inc.Open() {
 				delete(e.keyed, k)
 			}
 		}

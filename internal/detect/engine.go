@@ -12,6 +12,7 @@ import (
 	"github.com/heir-emd/heir/internal/detect/indicator"
 	"github.com/heir-emd/heir/internal/detect/webattack"
 	"github.com/heir-emd/heir/internal/event"
+	"github.com/heir-emd/heir/internal/incidents"
 	"github.com/heir-emd/heir/internal/packet"
 	"github.com/heir-emd/heir/internal/proto"
 	httpproto "github.com/heir-emd/heir/internal/proto/http"
@@ -155,7 +156,7 @@ type Engine struct {
 	web        *webattack.Inspector
 
 	now, nextSweep time.Time
-	open           []*incident
+	open           incidents.Table[*incident]
 	keyed          map[string]*incident
 	findings       map[findingKey]*findingState
 	findingOrder   []findingKey
@@ -200,6 +201,12 @@ func New(cfg Config, sink Sink) (*Engine, error) {
 		findings: map[findingKey]*findingState{},
 		web:      webattack.New(webattack.Config{}),
 	}
+	e.open = incidents.Table[*incident]{Sink: sink, Alert: (*incident).alert, Timing: (*incident).timing,
+		Closed: func(inc *incident) {
+			if inc.onFinal != nil {
+				inc.onFinal(inc)
+			}
+		}}
 	e.hosts.init(e.lim.MaxHosts)
 	e.pairs.init(e.lim.MaxPairs)
 	e.arp.init()
@@ -311,6 +318,8 @@ func (e *Engine) WatchFiles(ctx context.Context, f Files, every time.Duration) e
 // Stats returns the counters so far.
 func (e *Engine) Stats() Stats {
 	s := e.stats
+	o := e.open.Stats()
+	s.AlertsOpened, s.AlertUpdates, s.AlertsFinal = o.Opened, o.Updates, o.Final
 	s.ReloadErrors = e.reloadErrs.Load()
 	s.RuleSet = e.cur.rs.Name + "@" + e.cur.rs.Hash
 	s.Indicators = e.ind.Len()
@@ -351,9 +360,7 @@ func (e *Engine) Tick(now time.Time) {
 // every finding changed since it was last emitted.
 func (e *Engine) Flush() {
 	e.check()
-	for len(e.open) > 0 {
-		e.closeIncident(e.open[len(e.open)-1])
-	}
+	e.open.Flush(e.now)
 	for _, k := range e.findingOrder {
 		if fs := e.findings[k]; fs != nil && fs.dirty {
 			e.emitFinding(fs, e.now)
@@ -364,17 +371,7 @@ func (e *Engine) Flush() {
 // sweep closes quiet alerts, emits due updates and expires counting state.
 func (e *Engine) sweep() {
 	now := e.now
-	for i := 0; i < len(e.open); {
-		inc := e.open[i]
-		if now.Sub(inc.end) >= inc.r.quiet {
-			e.closeIncident(inc)
-			continue
-		}
-		if inc.dirty && now.Sub(inc.lastEmit) >= inc.r.update {
-			e.emit(inc, false)
-		}
-		i++
-	}
+	e.open.Sweep(now)
 	keep := e.changed[:0]
 	for _, fs := range e.changed {
 		switch {
@@ -403,46 +400,16 @@ func (e *Engine) sweep() {
 
 // openIncident registers and emits a new alert.
 func (e *Engine) openIncident(inc *incident) bool {
-	if len(e.open) >= e.lim.MaxIncidents {
+	if e.open.Len() >= e.lim.MaxIncidents {
 		e.stats.IncidentsFull++
 		return false
 	}
-	inc.open = true
-	inc.idx = len(e.open)
-	e.open = append(e.open, inc)
-	e.stats.AlertsOpened++
-	e.emit(inc, false)
+	e.open.Add(inc, e.now)
 	return true
 }
 
-func (e *Engine) emit(inc *incident, final bool) {
-	a := inc.alert(final)
-	if inc.emitted && !final {
-		e.stats.AlertUpdates++
-	}
-	inc.emitted = true
-	inc.dirty = false
-	inc.lastEmit = e.now
-	e.sink.Alert(a)
-}
-
 // closeIncident emits an alert's final update and forgets it.
-func (e *Engine) closeIncident(inc *incident) {
-	if !inc.open {
-		return
-	}
-	e.emit(inc, true)
-	e.stats.AlertsFinal++
-	last := len(e.open) - 1
-	e.open[inc.idx] = e.open[last]
-	e.open[inc.idx].idx = inc.idx
-	e.open[last] = nil
-	e.open = e.open[:last]
-	inc.open = false
-	if inc.onFinal != nil {
-		inc.onFinal(inc)
-	}
-}
+func (e *Engine) closeIncident(inc *incident) { e.open.Close(inc, e.now) }
 
 // keyedIncident returns the open incident of rule r for key, or a new
 // one (with source src) that openKeyed registers.

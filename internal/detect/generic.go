@@ -167,7 +167,7 @@ func (e *Engine) ruleEvent(st *ruleState, c *evctx) {
 			inc.addCount(s.as, uint64(x))
 		}
 	}
-	if inc.open {
+	if inc.Open() {
 		for i, d := range r.distinct {
 			inc.setCount(d.as, uint64(max(len(g.distinct[i]), int(inc.getCount(d.as)))))
 		}
@@ -301,7 +301,7 @@ func (e *Engine) distinctAdd(m map[string]int64, d distinctSpec, c *evctx, ns in
 // incident.
 func (e *Engine) expireGroups(st *ruleState, now time.Time) {
 	for k, g := range st.groups {
-		if !g.inc.open && now.Sub(g.last) > st.r.window {
+		if !g.inc.Open() && now.Sub(g.last) > st.r.window {
 			delete(st.groups, k)
 		}
 	}

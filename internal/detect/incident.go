@@ -1,14 +1,13 @@
 package detect
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/heir-emd/heir/internal/event"
+	"github.com/heir-emd/heir/internal/incidents"
 )
 
 // Bounds of one incident.
@@ -68,11 +67,7 @@ type incident struct {
 	severity  string
 	extraTags []event.Tag
 
-	open     bool // registered with the engine
-	idx      int  // position in engine.open
-	emitted  bool
-	dirty    bool
-	lastEmit time.Time
+	incidents.Life // its place in Engine.open
 	// onFinal lets a detector forget the incident (and learn from it).
 	onFinal func(inc *incident)
 }
@@ -95,7 +90,13 @@ func (in *incident) hit(t time.Time) {
 	if t.Before(in.start) {
 		in.start = t
 	}
-	in.dirty = true
+	in.Changed()
+}
+
+// timing is what the engine's incidents.Table needs to update and close
+// the incident: the rule says.
+func (in *incident) timing() (last time.Time, quiet, update time.Duration) {
+	return in.end, in.r.quiet, in.r.update
 }
 
 // addTarget records a target endpoint (port only for services).
@@ -233,24 +234,12 @@ func (in *incident) addTag(t event.Tag) {
 	in.extraTags = append(in.extraTags, t)
 }
 
-// alertID derives an alert's id from its rule, group and start: the same
-// capture gives the same ids.
-func alertID(rule, key string, start time.Time) string {
-	h := sha256.New()
-	h.Write([]byte(rule))
-	h.Write([]byte{0})
-	h.Write([]byte(key))
-	h.Write([]byte{0})
-	h.Write([]byte(start.UTC().Format(time.RFC3339Nano)))
-	return hex.EncodeToString(h.Sum(nil)[:8])
-}
-
 // alert renders the incident as an alert record (a fresh value the sink
 // may keep).
 func (in *incident) alert(final bool) *event.Alert {
 	r := in.r
 	if in.id == "" {
-		in.id = alertID(r.id, in.key, in.start)
+		in.id = incidents.ID(in.start, r.id, in.key)
 	}
 	a := &event.Alert{
 		V: event.Version, Type: event.TypeAlert, ID: in.id, Rule: r.id, Category: r.category,

@@ -145,7 +145,7 @@ func (e *Engine) indicatorIncident(ind *indicator.Indicator, client, server even
 	r := e.cur.indicator
 	key := client.IP.String() + "|" + string(ind.Type) + ":" + ind.Value
 	inc := e.keyedIncident(r, key, t, event.Endpoint{IP: client.IP, MAC: client.MAC})
-	first := !inc.open
+	first := !inc.Open()
 	inc.hit(t)
 	tgt := event.Endpoint{IP: server.IP, MAC: server.MAC}
 	if withPort {

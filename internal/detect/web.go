@@ -41,7 +41,7 @@ func (e *Engine) webObserve(o *event.Observation) {
 		}
 	}
 	for _, inc := range seen {
-		if !inc.open {
+		if !inc.Open() {
 			e.openKeyed(inc)
 		}
 	}

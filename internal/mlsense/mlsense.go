@@ -2,7 +2,7 @@
 // sensor's finished flow records and reports the flows it takes for
 // attacks as alerts: one alert per device and predicted class, with
 // counts and a time span, updated while it lasts and final after a quiet
-// period, like the rule engine's incidents (internal/detect).
+// period, like the rule engine's incidents (internal/incidents keeps them).
 //
 // A Scorer is a sensor.Output. Flow records need the flow engine's packet
 // features (heir sense --flow-features), which internal/ml/features maps
@@ -16,8 +16,6 @@
 package mlsense
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +27,7 @@ import (
 
 	"github.com/heir-emd/heir/internal/detect"
 	"github.com/heir-emd/heir/internal/event"
+	"github.com/heir-emd/heir/internal/incidents"
 	"github.com/heir-emd/heir/internal/ml"
 	"github.com/heir-emd/heir/internal/ml/features"
 	"github.com/heir-emd/heir/internal/proto"
@@ -95,7 +94,6 @@ type Scorer struct {
 	cfg    Config
 	model  *ml.Model
 	mapper *features.Mapper
-	sink   detect.Sink
 	log    *slog.Logger
 
 	classes []classInfo
@@ -104,7 +102,7 @@ type Scorer struct {
 
 	now, nextSweep time.Time
 	keyed          map[key]*incident
-	open           []*incident
+	open           incidents.Table[*incident]
 	byClass        []uint64
 	stats          Stats
 }
@@ -166,9 +164,11 @@ func New(cfg Config, sink detect.Sink) (*Scorer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Scorer{cfg: cfg, model: cfg.Model, mapper: mp, sink: sink, log: log, keyed: map[key]*incident{},
+	s := &Scorer{cfg: cfg, model: cfg.Model, mapper: mp, log: log, keyed: map[key]*incident{},
 		x: make([]float32, mp.Len()), probs: make([]float64, len(cfg.Model.Classes)),
 		byClass: make([]uint64, len(cfg.Model.Classes))}
+	s.open = incidents.Table[*incident]{Sink: sink, Alert: s.alert, Closed: s.closed,
+		Timing: func(in *incident) (time.Time, time.Duration, time.Duration) { return in.end, s.cfg.Quiet, s.cfg.Update }}
 	benign := 0
 	for _, c := range cfg.Model.Classes {
 		ci, err := s.classInfo(c)
@@ -294,29 +294,15 @@ func (s *Scorer) advance(t time.Time) {
 func (s *Scorer) Tick(now time.Time) { s.advance(now) }
 
 // Flush ends every open alert, as at the end of a capture.
-func (s *Scorer) Flush() {
-	for len(s.open) > 0 {
-		s.closeIncident(s.open[len(s.open)-1])
-	}
-}
+func (s *Scorer) Flush() { s.open.Flush(s.now) }
 
-func (s *Scorer) sweep() {
-	for i := 0; i < len(s.open); {
-		in := s.open[i]
-		if s.now.Sub(in.end) >= s.cfg.Quiet {
-			s.closeIncident(in)
-			continue
-		}
-		if in.dirty && s.now.Sub(in.lastEmit) >= s.cfg.Update {
-			s.emit(in, false)
-		}
-		i++
-	}
-}
+func (s *Scorer) sweep() { s.open.Sweep(s.now) }
 
 // Stats returns the counters so far.
 func (s *Scorer) Stats() Stats {
 	st := s.stats
+	o := s.open.Stats()
+	st.AlertsOpened, st.AlertUpdates, st.AlertsFinal = o.Opened, o.Updates, o.Final
 	st.ByClass = map[string]uint64{}
 	for c, n := range s.byClass {
 		if n > 0 {
@@ -371,22 +357,18 @@ func (s *Scorer) Flow(f *event.Flow) {
 	}
 	in := s.keyed[k]
 	if in != nil && f.End.Sub(in.start) >= s.cfg.MaxSpan {
-		s.closeIncident(in)
+		s.open.Close(in, s.now)
 		in = nil
 	}
 	if in == nil {
-		if len(s.open) >= s.cfg.MaxIncidents {
+		if s.open.Len() >= s.cfg.MaxIncidents {
 			s.stats.IncidentsFull++
 			return
 		}
 		in = &incident{k: k, ci: ci, source: event.Endpoint{IP: f.Client.IP, MAC: f.Client.MAC}, start: f.Start, end: f.End}
 		in.add(f, p)
-		in.open = true
-		in.idx = len(s.open)
-		s.open = append(s.open, in)
 		s.keyed[k] = in
-		s.stats.AlertsOpened++
-		s.emit(in, false)
+		s.open.Add(in, s.now)
 		return
 	}
 	in.add(f, p)
@@ -423,9 +405,7 @@ type incident struct {
 	seenS    map[netip.Addr]struct{}
 	evidence []event.Reference
 
-	open, dirty, emitted bool
-	idx                  int
-	lastEmit             time.Time
+	incidents.Life // its place in Scorer.open
 }
 
 func (in *incident) add(f *event.Flow, p float64) {
@@ -459,7 +439,7 @@ func (in *incident) add(f *event.Flow, p float64) {
 	if len(in.evidence) < maxEvidence {
 		in.evidence = append(in.evidence, event.Reference{Flow: f.ID, Time: f.End.UTC(), What: protoOr(f) + " flow"})
 	}
-	in.dirty = true
+	in.Changed()
 }
 
 func protoOr(f *event.Flow) string {
@@ -469,42 +449,11 @@ func protoOr(f *event.Flow) string {
 	return f.Transport
 }
 
-func (s *Scorer) emit(in *incident, final bool) {
-	a := s.alert(in, final)
-	if in.emitted && !final {
-		s.stats.AlertUpdates++
-	}
-	in.emitted, in.dirty, in.lastEmit = true, false, s.now
-	s.sink.Alert(a)
-}
-
-func (s *Scorer) closeIncident(in *incident) {
-	if !in.open {
-		return
-	}
-	s.emit(in, true)
-	s.stats.AlertsFinal++
-	last := len(s.open) - 1
-	s.open[in.idx] = s.open[last]
-	s.open[in.idx].idx = in.idx
-	s.open[last] = nil
-	s.open = s.open[:last]
-	in.open = false
+// closed forgets an incident that has left s.open.
+func (s *Scorer) closed(in *incident) {
 	if s.keyed[in.k] == in {
 		delete(s.keyed, in.k)
 	}
-}
-
-func alertID(class string, addr netip.Addr, start time.Time) string {
-	h := sha256.New()
-	h.Write([]byte(Rule))
-	h.Write([]byte{0})
-	h.Write([]byte(class))
-	h.Write([]byte{0})
-	h.Write([]byte(addr.String()))
-	h.Write([]byte{0})
-	h.Write([]byte(start.UTC().Format(time.RFC3339Nano)))
-	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // severity grades an incident: medium, high once it has more than 100
@@ -519,7 +468,7 @@ func (in *incident) severity() string {
 func (s *Scorer) alert(in *incident, final bool) *event.Alert {
 	ci := in.ci
 	if in.id == "" {
-		in.id = alertID(ci.name, in.k.addr, in.start)
+		in.id = incidents.ID(in.start, Rule, ci.name, in.k.addr.String())
 	}
 	a := &event.Alert{
 		V: event.Version, Type: event.TypeAlert, ID: in.id, Rule: Rule, Model: s.cfg.ModelID,
