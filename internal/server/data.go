@@ -127,7 +127,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		g.Go(func() error {
 			// The default order is by risk, highest first; unscored
 			// devices come last and are left out.
-			pg, err := s.st.ListAssets(ctx, store.AssetQuery{ListOptions: store.ListOptions{Limit: top}})
+			pg, err := s.st.ListAssets(ctx, store.AssetQuery{ListOptions: store.ListOptions{Limit: top}, Brief: true})
 			for _, a := range pg.Items {
 				if a.Risk != nil {
 					o.Riskiest = append(o.Riskiest, a)
@@ -148,9 +148,6 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	if o.Riskiest == nil {
 		o.Riskiest = []store.Asset{}
-	}
-	for i := range o.Riskiest {
-		o.Riskiest[i].Evidence, o.Riskiest[i].TopPeers = nil, nil
 	}
 	if o.Alerts.Buckets == nil {
 		o.Alerts.Buckets = []store.AlertBucket{}
@@ -213,6 +210,9 @@ func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) {
 		SeenAfter:   p.time("seen_after"),
 		SeenBefore:  p.time("seen_before"),
 		Text:        p.str("q"),
+		// Evidence and top peers are for the device page; a list stays
+		// light, and the store does not even decode them.
+		Brief: true,
 	}
 	for i, b := range q.Bands {
 		if b == "none" {
@@ -227,10 +227,6 @@ func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.fail(w, r, err)
 		return
-	}
-	// Evidence is for the device page; a list page stays light.
-	for i := range pg.Items {
-		pg.Items[i].Evidence, pg.Items[i].TopPeers = nil, nil
 	}
 	writeList(w, r, listOf(pg))
 }

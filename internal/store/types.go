@@ -111,6 +111,9 @@ type AssetQuery struct {
 	// Text matches part of the host name, an IP address or the MAC,
 	// ignoring case.
 	Text string
+	// Brief leaves out each device's evidence and top peers, which a list
+	// of devices does not show and which are most of a device's record.
+	Brief bool
 }
 
 // AssetSortKeys are the keys ListAssets sorts by; the first is the default

@@ -189,14 +189,18 @@ func latestRisk(ctx context.Context, c conn, id string) (*store.Risk, error) {
 
 const assetSelect = `doc, risk, band, risk_day`
 
-func scanAsset(rows interface{ Scan(...any) error }, lead ...any) (store.Asset, error) {
+func scanAsset(rows interface{ Scan(...any) error }, brief bool, lead ...any) (store.Asset, error) {
 	var doc, band, day string
 	var risk int
 	if err := rows.Scan(append(lead, &doc, &risk, &band, &day)...); err != nil {
 		return store.Asset{}, err
 	}
 	var a store.Asset
-	if err := json.Unmarshal([]byte(doc), &a.Asset); err != nil {
+	var into any = &a.Asset
+	if brief {
+		into = &briefAsset{Asset: &a.Asset}
+	}
+	if err := json.Unmarshal([]byte(doc), into); err != nil {
 		return store.Asset{}, fmt.Errorf("decode stored asset: %w", err)
 	}
 	if risk >= 0 {
@@ -209,9 +213,23 @@ func scanAsset(rows interface{ Scan(...any) error }, lead ...any) (store.Asset, 
 	return a, nil
 }
 
+// briefAsset decodes a stored asset without its evidence and top peers:
+// its own fields of those names are shallower than the embedded asset's,
+// so encoding/json fills them instead, and they keep nothing.
+type briefAsset struct {
+	*event.Asset
+	Evidence skipJSON `json:"evidence"`
+	TopPeers skipJSON `json:"top_peers"`
+}
+
+// skipJSON takes any JSON value and keeps none of it.
+type skipJSON struct{}
+
+func (*skipJSON) UnmarshalJSON([]byte) error { return nil }
+
 // Asset returns one asset.
 func (db *DB) Asset(ctx context.Context, id string) (store.Asset, error) {
-	a, err := scanAsset(db.reader().row(ctx, `SELECT `+assetSelect+` FROM assets WHERE id = ?`, id))
+	a, err := scanAsset(db.reader().row(ctx, `SELECT `+assetSelect+` FROM assets WHERE id = ?`, id), false)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, notFound("asset", id)
 	}
@@ -286,7 +304,7 @@ func (db *DB) ListAssets(ctx context.Context, q store.AssetQuery) (store.Page[st
 		w.noHint, w.windowCount = true, true
 	}
 	return list(ctx, db.reader(), assetList, q.ListOptions, w, func(rows *sql.Rows, lead ...any) (store.Asset, error) {
-		return scanAsset(rows, lead...)
+		return scanAsset(rows, q.Brief, lead...)
 	})
 }
 

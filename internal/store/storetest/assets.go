@@ -92,6 +92,7 @@ func testAssetRoundTrip(t *testing.T, b Backend) {
 		Evidence:  []event.Evidence{{Attr: event.AttrRole, Value: "pacs", Confidence: 0.9, Source: "dicom:c-store server", Flow: "f1", Frame: 88, Time: t0}},
 		Weaknesses: []event.AssetWeakness{{Kind: event.WeakCleartextPHI, Proto: "dicom", Detail: "patient attributes", Count: 13,
 			FirstSeen: t0, LastSeen: t0}},
+		TopPeers: []event.Peer{{IP: netip.MustParseAddr("10.77.0.20"), Asset: "mac-024d4c000014", Protocols: []string{"dicom"}, Flows: 5, Bytes: 530_000, LastSeen: t0}},
 	}
 	must(t, s.UpsertAsset(ctx, a))
 	got, err := s.Asset(ctx, a.ID)
@@ -100,6 +101,21 @@ func testAssetRoundTrip(t *testing.T, b Backend) {
 	want.V, want.Type = 1, "asset"
 	if fmt.Sprint(got.Asset) != fmt.Sprint(want) {
 		t.Errorf("asset round trip:\n got %+v\nwant %+v", got.Asset, want)
+	}
+	// A brief list leaves out the evidence and the top peers, and only them.
+	for _, brief := range []bool{false, true} {
+		pg, err := s.ListAssets(ctx, store.AssetQuery{Brief: brief})
+		must(t, err)
+		if len(pg.Items) != 1 {
+			t.Fatalf("list of one asset: %d items", len(pg.Items))
+		}
+		w := want
+		if brief {
+			w.Evidence, w.TopPeers = nil, nil
+		}
+		if fmt.Sprint(pg.Items[0].Asset) != fmt.Sprint(w) {
+			t.Errorf("list (brief %v):\n got %+v\nwant %+v", brief, pg.Items[0].Asset, w)
+		}
 	}
 	if got.Risk != nil {
 		t.Errorf("unscored asset has risk %+v", got.Risk)
