@@ -8,7 +8,9 @@ grans = ["class", "category", "binary"]
 label = {("heir", "forest"): "heir forest", ("heir", "gbdt"): "heir gbdt", ("heir", "tree"): "heir tree",
          ("heir", "gbdt:rounds=300:lr=0.1"): "heir gbdt η0.1",
          ("scikit-learn", "forest"): "scikit-learn RandomForest", ("xgboost", "gbdt"): "XGBoost (hist)",
-         ("xgboost", "gbdt:rounds=300:lr=0.1"): "XGBoost η0.1"}
+         ("xgboost", "gbdt:rounds=300:lr=0.1"): "XGBoost η0.1",
+         ("heir", "gbdt:rounds=300:lr=0.1:depth=8"): "heir gbdt η0.1 d8",
+         ("xgboost", "gbdt:rounds=300:lr=0.1:depth=8"): "XGBoost η0.1 d8"}
 models = []
 for r in rows:
     k = (r["library"], r["model"])
@@ -58,7 +60,7 @@ def get(lib, model, g, f):
 print()
 for g, n in zip(grans, ["19 classes", "6 categories", "binary"]):
     heirs = [(by[(k, g)]["macro_f1"], k[1]) for k in models if k[0] == "heir" and (k, g) in by]
-    peers = [(by[(k, g)]["macro_f1"], label[k]) for k in models if k[0] != "heir" and (k, g) in by]
+    peers = [(by[(k, g)]["macro_f1"], label.get(k, "/".join(k))) for k in models if k[0] != "heir" and (k, g) in by]
     if heirs and peers:
         heir = max(heirs)
         best = max(peers)
