@@ -236,9 +236,6 @@ func (s *Scoring) Once(ctx context.Context, now time.Time) (*ScoreRun, error) {
 // HospitalSubject is the subject of the hospital's own score.
 const HospitalSubject = "hospital"
 
-// roundScore stores a score as a whole number, rounding down so that the
-// stored number and the band (judged on the unrounded score) agree: 69.7
-// is Medium and stays 69.
 // config is the RAMA configuration in force: the stored one, else the
 // node's own. A stored document this heir refuses (written by a newer
 // one) is logged and passed over, so that scoring goes on.
@@ -265,6 +262,9 @@ func (s *Scoring) config(ctx context.Context) (*rama.Config, error) {
 	return c, nil
 }
 
+// roundScore stores a score as a whole number, rounding down so that the
+// stored number and the band (judged on the unrounded score) agree: 69.7
+// is Medium and stays 69.
 func roundScore(x float64) int { return int(x) }
 
 func allAssets(ctx context.Context, st store.Assets) ([]event.Asset, error) {
