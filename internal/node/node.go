@@ -9,10 +9,12 @@ package node
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -125,6 +127,21 @@ type Scoring struct {
 	Log         *slog.Logger
 
 	last atomic.Pointer[ScoreRun]
+
+	// mu guards written: what this node last stored for each device, so
+	// that a run writes only what changed. Most devices do not change
+	// between runs, and at 100,000 devices the writes were most of a
+	// run's time. Forgotten at restart: the first run writes everything.
+	mu      sync.Mutex
+	written map[string]digest
+}
+
+// digest identifies what was stored for a device on a day: its score
+// (breakdown included, without the run's time) and its vulnerability set.
+type digest struct {
+	day   time.Time
+	score [sha256.Size]byte
+	vulns [sha256.Size]byte
 }
 
 // ScoreRun describes one scoring run.
@@ -201,22 +218,44 @@ func (s *Scoring) Once(ctx context.Context, now time.Time) (*ScoreRun, error) {
 		return nil, err
 	}
 	day := store.Day(now)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.written == nil {
+		s.written = make(map[string]digest, len(ptrs))
+	}
 	for _, d := range ptrs {
 		r, ok := eng.Result(d.ID)
 		if !ok {
 			continue
 		}
 		b, _ := eng.Explain(d.ID, now)
+		score, band := roundScore(r.Residual), string(r.Band)
+		b.At = time.Time{}
+		plain, err := json.Marshal(b)
+		if err != nil {
+			return nil, fmt.Errorf("scoring: breakdown of %s: %w", d.ID, err)
+		}
+		sum := sha256.Sum256(fmt.Appendf(plain, "\x00%d\x00%s", score, band))
+		if w, ok := s.written[d.ID]; ok && w.day.Equal(day) && w.score == sum {
+			continue
+		}
+		b.At = now
 		raw, err := json.Marshal(b)
 		if err != nil {
 			return nil, fmt.Errorf("scoring: breakdown of %s: %w", d.ID, err)
 		}
 		if err := s.Store.PutScore(ctx, store.Score{Kind: store.ScoreDevice, Subject: d.ID, Day: day,
-			Score: roundScore(r.Residual), Band: string(r.Band), Breakdown: raw}); err != nil {
+			Score: score, Band: band, Breakdown: raw}); err != nil {
 			return nil, fmt.Errorf("scoring: store %s: %w", d.ID, err)
 		}
+		w := s.written[d.ID]
+		if !w.day.Equal(day) {
+			w = digest{day: day}
+		}
+		w.score = sum
+		s.written[d.ID] = w
 	}
-	if err := storeVulns(ctx, s.Store, devs, now); err != nil {
+	if err := s.storeVulns(ctx, devs, day, now); err != nil {
 		return nil, err
 	}
 	h := eng.Hospital()

@@ -356,3 +356,78 @@ func ingestLab(t *testing.T, db store.Store) {
 		t.Fatalf("stored %+v of %d", h.Stats(), want)
 	}
 }
+
+// countingStore counts the scoring run's writes.
+type countingStore struct {
+	*sqlite.DB
+	scores, vulnSets int
+}
+
+func (c *countingStore) PutScore(ctx context.Context, s store.Score) error {
+	c.scores++
+	return c.DB.PutScore(ctx, s)
+}
+
+func (c *countingStore) ReplaceVulnerabilities(ctx context.Context, sets []store.VulnSet) error {
+	c.vulnSets += len(sets)
+	return c.DB.ReplaceVulnerabilities(ctx, sets)
+}
+
+// TestScoringWritesOnlyChanges: a run stores the devices whose score or
+// vulnerabilities changed since the node last stored them, and every
+// device again on a new day (the daily snapshot).
+func TestScoringWritesOnlyChanges(t *testing.T) {
+	db := open(t)
+	ctx := context.Background()
+	ingestLab(t, db)
+	cs := &countingStore{DB: db}
+	sc := &Scoring{Store: cs, Log: slog.Default()}
+	now := time.Date(2026, 11, 28, 16, 0, 0, 0, time.UTC)
+	run, err := sc.Once(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs.scores != run.Devices+1 || cs.vulnSets != run.Devices {
+		t.Fatalf("first run stored %d scores and %d vulnerability sets for %d devices", cs.scores, cs.vulnSets, run.Devices)
+	}
+	// Nothing changed: only the hospital's score is stored again.
+	cs.scores, cs.vulnSets = 0, 0
+	if _, err := sc.Once(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	if cs.scores != 1 || cs.vulnSets != 0 {
+		t.Fatalf("an unchanged run stored %d scores and %d vulnerability sets", cs.scores, cs.vulnSets)
+	}
+	// One device gains a finding: it alone is stored again, with a
+	// higher score.
+	before, err := db.Asset(ctx, "mac-024d4c000032")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := event.Finding{V: 1, Type: event.TypeFinding, ID: "test-smbv1", Rule: "smbv1", Kind: "smbv1", Severity: "medium",
+		Asset: before.ID, Endpoint: event.Endpoint{IP: before.IPs[0], Port: 445}, Proto: "smb", Title: "SMBv1",
+		FirstSeen: now.Add(-time.Minute), LastSeen: now.Add(-time.Minute), Count: 1, State: "open"}
+	if err := db.UpsertFinding(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	cs.scores, cs.vulnSets = 0, 0
+	if _, err := sc.Once(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	after, err := db.Asset(ctx, before.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs.scores != 2 || after.Risk.Score <= before.Risk.Score {
+		t.Fatalf("after a new finding: %d scores stored, risk %d → %d", cs.scores, before.Risk.Score, after.Risk.Score)
+	}
+	// A new day stores every device's snapshot.
+	cs.scores, cs.vulnSets = 0, 0
+	run, err = sc.Once(ctx, now.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs.scores != run.Devices+1 || cs.vulnSets != run.Devices {
+		t.Fatalf("next day stored %d scores and %d vulnerability sets for %d devices", cs.scores, cs.vulnSets, run.Devices)
+	}
+}

@@ -3,6 +3,8 @@ package node
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -17,24 +19,46 @@ import (
 // enough that SQLite's single writer is not held from ingest for long.
 const vulnBatch = 200
 
-// storeVulns replaces every assessed device's stored matches with what
-// this run found (an empty set for a device that has none now, so that a
-// fixed or withdrawn match disappears).
-func storeVulns(ctx context.Context, st store.Vulnerabilities, devs []assess.Device, at time.Time) error {
+// storeVulns replaces the stored matches of every assessed device whose
+// set changed since this node last stored it (an empty set for a device
+// that has none now, so that a fixed or withdrawn match disappears).
+// Called with s.mu held.
+func (s *Scoring) storeVulns(ctx context.Context, devs []assess.Device, day, at time.Time) error {
 	sets := make([]store.VulnSet, 0, min(len(devs), vulnBatch))
+	sums := make([][sha256.Size]byte, 0, cap(sets))
 	flush := func() error {
 		if len(sets) == 0 {
 			return nil
 		}
-		if err := st.ReplaceVulnerabilities(ctx, sets); err != nil {
+		if err := s.Store.ReplaceVulnerabilities(ctx, sets); err != nil {
 			return fmt.Errorf("scoring: store vulnerabilities: %w", err)
 		}
-		sets = sets[:0]
+		for i, set := range sets {
+			w := s.written[set.Asset]
+			if !w.day.Equal(day) {
+				w = digest{day: day}
+			}
+			w.vulns = sums[i]
+			s.written[set.Asset] = w
+		}
+		sets, sums = sets[:0], sums[:0]
 		return nil
 	}
 	for i := range devs {
 		d := &devs[i]
-		sets = append(sets, store.VulnSet{Asset: d.Input.ID, At: at, Items: vulnRecords(d.Matches)})
+		items := vulnRecords(d.Matches)
+		raw, err := json.Marshal(items)
+		if err != nil {
+			return fmt.Errorf("scoring: vulnerabilities of %s: %w", d.Input.ID, err)
+		}
+		sum := sha256.Sum256(raw)
+		// A set stored today and unchanged is kept (its rows keep the
+		// time of the run that stored them); a new day rewrites it.
+		if w, ok := s.written[d.Input.ID]; ok && w.day.Equal(day) && w.vulns == sum {
+			continue
+		}
+		sets = append(sets, store.VulnSet{Asset: d.Input.ID, At: at, Items: items})
+		sums = append(sums, sum)
 		if len(sets) == vulnBatch {
 			if err := flush(); err != nil {
 				return err
