@@ -2,8 +2,6 @@ package baseline
 
 import (
 	"context"
-	"errors"
-	"io"
 	"net/netip"
 	"testing"
 	"time"
@@ -85,20 +83,11 @@ func BenchmarkLabReplay(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var pkts []capture.Packet
-	for {
-		p, err := src.Next(context.Background())
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		cp := *p
-		cp.Data = append([]byte(nil), p.Data...)
-		pkts = append(pkts, cp)
-	}
+	pkts, err := capture.ReadAll(context.Background(), src)
 	src.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
 	shift := pkts[len(pkts)-1].Time.Sub(pkts[0].Time) + 10*time.Minute
 	for _, with := range []bool{false, true} {
 		name := "sensor"

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"container/heap"
 	"context"
@@ -359,4 +360,23 @@ func (h *inputHeap) Pop() any {
 	in := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return in
+}
+
+// ReadAll reads every packet of src into memory, each with its own copy
+// of the data: for replays at a fixed rate and for benchmarks, where
+// reading the file must not be part of what is measured.
+func ReadAll(ctx context.Context, src Source) ([]Packet, error) {
+	var out []Packet
+	for {
+		p, err := src.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		q := *p
+		q.Data = bytes.Clone(p.Data)
+		out = append(out, q)
+	}
 }

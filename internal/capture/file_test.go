@@ -4,7 +4,6 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,18 +52,9 @@ func readAll(t *testing.T, paths ...string) ([]Packet, []InputStats) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	var out []Packet
-	for {
-		p, err := src.Next(context.Background())
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := *p
-		q.Data = append([]byte(nil), p.Data...)
-		out = append(out, q)
+	out, err := ReadAll(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out, src.Stats()
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,8 +17,6 @@ import (
 
 	"github.com/heir-emd/heir/internal/capture"
 	"github.com/heir-emd/heir/internal/event"
-	"github.com/heir-emd/heir/internal/ml"
-	"github.com/heir-emd/heir/internal/ml/dataset"
 	"github.com/heir-emd/heir/internal/mlsense"
 	"github.com/heir-emd/heir/internal/proto"
 	"github.com/heir-emd/heir/internal/sensor"
@@ -168,20 +165,11 @@ func loadCapture(t *testing.T, path string) []capture.Packet {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	var out []capture.Packet
-	for {
-		p, err := src.Next(context.Background())
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		cp := *p
-		cp.Data = append([]byte(nil), p.Data...)
-		out = append(out, cp)
+	pkts, err := capture.ReadAll(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return pkts
 }
 
 // rtReplay is the lab capture looped, each loop moved in capture time by
@@ -336,24 +324,7 @@ func trainModel(t *testing.T) (string, string) {
 		reconModel(t, path)
 		return path, "tree on synthetic data (reconModel; the CICIoMT2024 sample is absent)"
 	}
-	d, err := dataset.ReadFile(data, ml.CICIoMT2024Spec())
-	if err != nil {
-		t.Fatal(err)
-	}
-	task, err := ml.CICIoMT2024Task(d, ml.Category)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := ml.DefaultConfig(ml.GBDT)
-	cfg.Rounds = 30
-	m, err := ml.Train(context.Background(), task, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.SaveFile(path); err != nil {
-		t.Fatal(err)
-	}
-	return path, fmt.Sprintf("gbdt, %d rounds, 6 categories, trained on %d rows of the CICIoMT2024 sample", cfg.Rounds, task.N)
+	return path, trainCategoryModel(t, data, path)
 }
 
 // TestRealtime replays the lab capture in a loop at a fixed packet rate

@@ -2,10 +2,8 @@ package detect
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"slices"
@@ -30,25 +28,17 @@ var (
 
 // loadPackets reads a capture into memory.
 func loadPackets(t testing.TB, path string) []capture.Packet {
+	t.Helper()
 	src, err := capture.OpenFiles([]string{path})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	var out []capture.Packet
-	for {
-		p, err := src.Next(context.Background())
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		cp := *p
-		cp.Data = append([]byte(nil), p.Data...)
-		out = append(out, cp)
+	pkts, err := capture.ReadAll(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return pkts
 }
 
 // delaySink measures, for every alert emission, the wall-clock time since
