@@ -78,6 +78,11 @@ func (a *api) do(r *http.Request, method, path string, q url.Values, body, out a
 	sub.Header.Set("Accept", "application/json")
 	if body != nil {
 		sub.Header.Set("Content-Type", "application/json")
+	}
+	if method != http.MethodGet && method != http.MethodHead {
+		// The user's form passed the CSRF check; the sub-request carries
+		// the token the API checks on every unsafe method, bodiless
+		// DELETEs included.
 		if tok := server.CSRFToken(r); tok != "" {
 			sub.Header.Set(server.CSRFHeader, tok)
 		}

@@ -143,6 +143,9 @@ func (u *UI) routes() {
 	m.HandleFunc("POST /findings/{id}/triage", u.triage)
 	m.HandleFunc("GET /threats", u.threats)
 	m.HandleFunc("GET /threats/{tax}/{id}", u.threat)
+	m.HandleFunc("GET /settings", u.settings)
+	m.HandleFunc("POST /settings/rama", u.saveSettings)
+	m.HandleFunc("POST /settings/rama/reset", u.resetSettings)
 	m.HandleFunc("POST /display", u.display)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u.errorPage(w, r, http.StatusNotFound, "There is no page at this address.")
@@ -152,7 +155,7 @@ func (u *UI) routes() {
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"overview", "devices", "device", "alerts", "alert", "findings", "finding", "threats", "threat", "error"}
+var pageNames = []string{"overview", "devices", "device", "alerts", "alert", "findings", "finding", "threats", "threat", "settings", "error"}
 
 func (u *UI) parseTemplates() error {
 	for _, name := range pageNames {

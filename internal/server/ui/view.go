@@ -18,16 +18,17 @@ import (
 
 // page is what the layout reads; Data is the page's own view.
 type page struct {
-	Title     string
-	Nav       string // the main-menu entry to mark current
-	Site      string
-	User      store.User
-	Roles     string
-	CSRF      string
-	CanTriage bool
-	CanAudit  bool
-	Large     bool
-	Refresh   int // seconds; 0: no automatic reload
+	Title       string
+	Nav         string // the main-menu entry to mark current
+	Site        string
+	User        store.User
+	Roles       string
+	CSRF        string
+	CanTriage   bool
+	CanAudit    bool
+	CanSettings bool
+	Large       bool
+	Refresh     int // seconds; 0: no automatic reload
 	// Here is the page's own path and query, where forms come back to.
 	Here  string
 	Flash string
@@ -44,6 +45,7 @@ func (u *UI) newPage(r *http.Request, nav, title string) *page {
 		pg.Roles = strings.Join(p.User.Roles, ", ")
 		pg.CanTriage = p.Can(auth.PermTriage)
 		pg.CanAudit = p.Can(auth.PermAudit)
+		pg.CanSettings = p.Can(auth.PermSettings)
 	}
 	if c, err := r.Cookie(displayCookie); err == nil && c.Value == "large" {
 		pg.Large = true
