@@ -165,10 +165,14 @@ func (u *UI) triage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg := "Saved: “" + f.Title + "” on " + endpoint(f.Endpoint) + " is now " + stateName(f.State) + "."
+	u.flashTo(w, r, localPath(r.PostFormValue("next"))+"#finding-"+url.PathEscape(f.ID), msg)
+}
+
+// flashTo redirects after a form to a page that shows msg once.
+func (u *UI) flashTo(w http.ResponseWriter, r *http.Request, to, msg string) {
 	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(msg)), Path: "/", MaxAge: 60,
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
-	next := localPath(r.PostFormValue("next"))
-	http.Redirect(w, r, next+"#finding-"+url.PathEscape(f.ID), http.StatusSeeOther)
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 // takeFlash reads and clears the one-time message.

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
@@ -54,7 +53,7 @@ func (u *UI) saveSettings(w http.ResponseWriter, r *http.Request) {
 	var out server.RAMASettings
 	switch err := u.api.do(r, http.MethodPut, "/api/v1/settings/rama", nil, server.RAMASettingsRequest{Version: version, YAML: draft}, &out); {
 	case err == nil:
-		u.settingsSaved(w, r, "Saved: version "+strconv.FormatInt(out.Version, 10)+" of the RAMA weights; the next scoring run uses it.")
+		u.flashTo(w, r, "/settings", "Saved: version "+strconv.FormatInt(out.Version, 10)+" of the RAMA weights; the next scoring run uses it.")
 	case isStatus(err, http.StatusBadRequest):
 		u.renderSettings(w, r, draft, problemText(err), http.StatusBadRequest)
 	case isStatus(err, http.StatusConflict):
@@ -72,13 +71,7 @@ func (u *UI) resetSettings(w http.ResponseWriter, r *http.Request) {
 		u.failAPI(w, r, err)
 		return
 	}
-	u.settingsSaved(w, r, "Reset: the node's own RAMA weights apply again from the next scoring run.")
-}
-
-func (u *UI) settingsSaved(w http.ResponseWriter, r *http.Request, msg string) {
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(msg)), Path: "/", MaxAge: 60,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
-	http.Redirect(w, r, "/settings", http.StatusSeeOther)
+	u.flashTo(w, r, "/settings", "Reset: the node's own RAMA weights apply again from the next scoring run.")
 }
 
 func isStatus(err error, status int) bool {

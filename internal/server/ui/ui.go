@@ -143,6 +143,10 @@ func (u *UI) routes() {
 	m.HandleFunc("POST /findings/{id}/triage", u.triage)
 	m.HandleFunc("GET /threats", u.threats)
 	m.HandleFunc("GET /threats/{tax}/{id}", u.threat)
+	m.HandleFunc("GET /users", u.users)
+	m.HandleFunc("POST /users", u.createUser)
+	m.HandleFunc("POST /users/{id}", u.updateUser)
+	m.HandleFunc("POST /users/{id}/password", u.resetPassword)
 	m.HandleFunc("GET /settings", u.settings)
 	m.HandleFunc("POST /settings/rama", u.saveSettings)
 	m.HandleFunc("POST /settings/rama/reset", u.resetSettings)
@@ -155,7 +159,7 @@ func (u *UI) routes() {
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"overview", "devices", "device", "alerts", "alert", "findings", "finding", "threats", "threat", "settings", "error"}
+var pageNames = []string{"overview", "devices", "device", "alerts", "alert", "findings", "finding", "threats", "threat", "settings", "users", "error"}
 
 func (u *UI) parseTemplates() error {
 	for _, name := range pageNames {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,7 @@ type page struct {
 	CanTriage   bool
 	CanAudit    bool
 	CanSettings bool
+	CanUsers    bool
 	Large       bool
 	Refresh     int // seconds; 0: no automatic reload
 	// Here is the page's own path and query, where forms come back to.
@@ -46,6 +48,7 @@ func (u *UI) newPage(r *http.Request, nav, title string) *page {
 		pg.CanTriage = p.Can(auth.PermTriage)
 		pg.CanAudit = p.Can(auth.PermAudit)
 		pg.CanSettings = p.Can(auth.PermSettings)
+		pg.CanUsers = p.Can(auth.PermUsers)
 	}
 	if c, err := r.Cookie(displayCookie); err == nil && c.Value == "large" {
 		pg.Large = true
@@ -102,6 +105,7 @@ func (u *UI) funcs() template.FuncMap {
 		"listTags":  listTags,
 		"lower":     strings.ToLower,
 		"hasPrefix": strings.HasPrefix,
+		"has":       func(list []string, v string) bool { return slices.Contains(list, v) },
 		"size":      size,
 	}
 }
