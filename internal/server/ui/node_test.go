@@ -129,7 +129,7 @@ func startNode(t *testing.T) *Node {
 		t.Fatal(err)
 	}
 	srv, err := server.New(ctx, server.Options{
-		Store: db, Now: now, UI: u, Routes: u.Routes(),
+		Store: db, Now: now, UI: u, Routes: u.Routes(), Sensors: &testIssuer{},
 		Auth: server.AuthOptions{Password: cheapHash, LoginPerAddress: server.RateLimit{Burst: 1000, Every: time.Millisecond},
 			LoginPerUser: server.RateLimit{Burst: 1000, Every: time.Millisecond}},
 	})
@@ -504,4 +504,18 @@ func demoKnowledge(t *testing.T) node.Knowledge {
 		}
 		return kb, devs.List(), nil
 	}
+}
+
+// testIssuer stands in for the bus's credential issuer (internal/cli's
+// busIssuer, tested with the real bus there): the UI only passes the file
+// on.
+type testIssuer struct{ revoked []string }
+
+func (ti *testIssuer) IssueSensor(_ context.Context, name string) (server.SensorCredential, error) {
+	return server.SensorCredential{File: []byte("-----BEGIN HEIR SENSOR CREDENTIALS-----\n" + name + "\n"), FileName: name + ".creds", PublicID: "U" + name}, nil
+}
+
+func (ti *testIssuer) RevokeSensor(_ context.Context, name string) error {
+	ti.revoked = append(ti.revoked, name)
+	return nil
 }

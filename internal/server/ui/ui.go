@@ -147,6 +147,9 @@ func (u *UI) routes() {
 	m.HandleFunc("POST /users", u.createUser)
 	m.HandleFunc("POST /users/{id}", u.updateUser)
 	m.HandleFunc("POST /users/{id}/password", u.resetPassword)
+	m.HandleFunc("GET /sensors", u.sensors)
+	m.HandleFunc("POST /sensors", u.issueSensor)
+	m.HandleFunc("POST /sensors/{name}/revoke", u.revokeSensor)
 	m.HandleFunc("GET /settings", u.settings)
 	m.HandleFunc("POST /settings/rama", u.saveSettings)
 	m.HandleFunc("POST /settings/rama/reset", u.resetSettings)
@@ -159,7 +162,7 @@ func (u *UI) routes() {
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"overview", "devices", "device", "alerts", "alert", "findings", "finding", "threats", "threat", "settings", "users", "error"}
+var pageNames = []string{"overview", "devices", "device", "alerts", "alert", "findings", "finding", "threats", "threat", "settings", "users", "sensors", "error"}
 
 func (u *UI) parseTemplates() error {
 	for _, name := range pageNames {

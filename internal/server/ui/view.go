@@ -29,6 +29,7 @@ type page struct {
 	CanAudit    bool
 	CanSettings bool
 	CanUsers    bool
+	CanSensors  bool
 	Large       bool
 	Refresh     int // seconds; 0: no automatic reload
 	// Here is the page's own path and query, where forms come back to.
@@ -49,6 +50,7 @@ func (u *UI) newPage(r *http.Request, nav, title string) *page {
 		pg.CanAudit = p.Can(auth.PermAudit)
 		pg.CanSettings = p.Can(auth.PermSettings)
 		pg.CanUsers = p.Can(auth.PermUsers)
+		pg.CanSensors = p.Can(auth.PermSensors)
 	}
 	if c, err := r.Cookie(displayCookie); err == nil && c.Value == "large" {
 		pg.Large = true
