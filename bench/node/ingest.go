@@ -383,7 +383,13 @@ func measureBus(ctx context.Context, backend string, cfg *config, set *envelopeS
 	}
 	defer sc.close()
 	h := &node.Ingest{Events: sc.st, Alerts: server.NewBroadcaster(server.BroadcasterOptions{}), Log: log}
-	cons, err := bus.NewConsumer(nc, bus.ConsumerConfig{CreateStream: true, Logger: log}, h)
+	// The node's default: one worker on SQLite (one writer), four on
+	// PostgreSQL (heir serve --ingest-workers).
+	workers := 1
+	if backend == "postgres" {
+		workers = 4
+	}
+	cons, err := bus.NewConsumer(nc, bus.ConsumerConfig{CreateStream: true, Workers: workers, Logger: log}, h)
 	if err != nil {
 		return nil, err
 	}
@@ -420,7 +426,7 @@ wait:
 	}
 	return []ingestResult{
 		{name: "bus: publish to embedded JetStream (async, in-process)", workers: 1, events: len(set.envs), took: pubTook, note: "no store"},
-		{name: "bus: consumer → Ingest.Handle → store (drain)", workers: 1, events: len(set.envs), took: drainTook, stats: st,
+		{name: "bus: consumer → Ingest.Handle → store (drain)", workers: workers, events: len(set.envs), took: drainTook, stats: st,
 			note: fmt.Sprintf("%d redelivered", cs.Redelivered)},
 	}, nil
 }

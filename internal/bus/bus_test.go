@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -676,5 +677,51 @@ func TestInProcessSensor(t *testing.T) {
 	rows := storedRows(t, store.db)
 	if rows[0].typ != "asset" || !strings.Contains(rows[0].data, `"<OFFIS & DCMTK>"`) {
 		t.Fatalf("stored %+v", rows[0])
+	}
+}
+
+// TestConsumerWorkers: with several workers every envelope is stored
+// exactly once, failed ones included, and each failure is retried.
+func TestConsumerWorkers(t *testing.T) {
+	var failed sync.Map // seq → true once its first delivery failed
+	var inFlight, most atomic.Int32
+	n := startNode(t, nodeOpts{ackWait: 2 * time.Second, workers: 4, failFunc: func(e Envelope) error {
+		now := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
+		}
+		time.Sleep(time.Millisecond) // the store's work, during which others run
+		if e.Seq%17 == 0 {
+			if _, again := failed.LoadOrStore(e.Seq, true); !again {
+				return errors.New("store unavailable")
+			}
+		}
+		return nil
+	}})
+	defer n.stop(t)
+	c := n.addSensor(t, "w")
+	p, stop := runPublisher(t, PublisherConfig{Creds: c, SpoolDir: t.TempDir()})
+	const total = 400
+	for i := range total {
+		p.Publish(event.TypeFlow, testFlow(i))
+	}
+	waitFor(t, 30*time.Second, "stored", func() bool { return n.store.count(t) == total })
+	stop()
+	if twice := storedTwice(t, n.store.db); len(twice) != 0 {
+		t.Fatalf("stored twice: %v", twice)
+	}
+	seen := map[uint64]bool{}
+	for _, r := range storedRows(t, n.store.db) {
+		seen[r.seq] = true
+	}
+	if len(seen) != total {
+		t.Fatalf("%d distinct envelopes stored, want %d", len(seen), total)
+	}
+	if most.Load() < 2 {
+		t.Errorf("at most %d envelope handled at once with 4 workers", most.Load())
+	}
+	wantFailed := total / 17
+	if cs := n.cons.Stats(); cs.Retried != uint64(wantFailed) || cs.Rejected != 0 || cs.Stored < total {
+		t.Fatalf("consumer stats %+v, want %d retried", cs, wantFailed)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +64,11 @@ type ConsumerConfig struct {
 	// handler (default 16 MiB, at least 2 MiB: two maximum-sized
 	// messages).
 	BufferBytes int
+	// Workers is how many envelopes are handled at once (default 1: in
+	// stream order). More help a store that takes concurrent writers
+	// (PostgreSQL); the node's handler is idempotent and its merges do
+	// not depend on arrival order, so order is not needed.
+	Workers int
 	// CreateStream makes the consumer create or update the stream (the
 	// node owns it); without it the stream must exist.
 	CreateStream bool
@@ -89,7 +95,8 @@ type ConsumerStats struct {
 }
 
 // Consumer pulls envelopes from the event stream's durable consumer and
-// hands them to a Handler one at a time, in stream order.
+// hands them to a Handler: one at a time, in stream order, unless
+// ConsumerConfig.Workers asks for more.
 type Consumer struct {
 	nc   *nats.Conn
 	cfg  ConsumerConfig
@@ -116,8 +123,11 @@ func NewConsumer(nc *nats.Conn, cfg ConsumerConfig, h Handler) (*Consumer, error
 	if cfg.BufferBytes == 0 {
 		cfg.BufferBytes = DefaultBufferBytes
 	}
-	if cfg.AckWait < time.Second || cfg.MaxAckPending < 1 || cfg.BufferBytes < 2*MaxMessageBytes {
-		return nil, fmt.Errorf("bus: consumer needs an ack wait of at least 1s, a positive in-flight bound and a buffer of at least %d bytes", 2*MaxMessageBytes)
+	if cfg.Workers == 0 {
+		cfg.Workers = 1
+	}
+	if cfg.AckWait < time.Second || cfg.MaxAckPending < 1 || cfg.BufferBytes < 2*MaxMessageBytes || cfg.Workers < 1 || cfg.Workers > cfg.MaxAckPending {
+		return nil, fmt.Errorf("bus: consumer needs an ack wait of at least 1s, a positive in-flight bound, a buffer of at least %d bytes and 1 to MaxAckPending workers", 2*MaxMessageBytes)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -209,29 +219,73 @@ func (c *Consumer) consume(ctx context.Context, cons jetstream.Consumer) error {
 		return err
 	}
 	defer it.Stop()
-	fails := 0
+	next := func() (jetstream.Msg, error) {
+		for {
+			msg, err := it.Next(jetstream.NextContext(ctx))
+			if err != nil && ctx.Err() == nil && errors.Is(err, jetstream.ErrNoHeartbeat) {
+				continue // the iterator re-subscribes by itself
+			}
+			return msg, err
+		}
+	}
+	if c.cfg.Workers == 1 {
+		fails := 0
+		for {
+			msg, err := next()
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			if !c.handleOrWait(ctx, msg, &fails) {
+				return nil
+			}
+		}
+	}
+	// Workers: one reader hands envelopes to the workers; each waits on
+	// its own failures. An envelope in the channel when ctx ends is left
+	// unacknowledged and comes again.
+	msgs := make(chan jetstream.Msg)
+	var wg sync.WaitGroup
+	for range c.cfg.Workers {
+		wg.Go(func() {
+			fails := 0
+			for msg := range msgs {
+				if !c.handleOrWait(ctx, msg, &fails) {
+					return
+				}
+			}
+		})
+	}
+	defer wg.Wait()
+	defer close(msgs)
 	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
+		msg, err := next()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if errors.Is(err, jetstream.ErrNoHeartbeat) {
-				continue // the iterator re-subscribes by itself
-			}
 			return err
 		}
-		if c.handle(ctx, msg) {
-			fails = 0
-			continue
-		}
-		// The handler failed (the store is down?): wait before the next
-		// envelope rather than spin through all of them.
-		fails++
-		if !sleepCtx(ctx, retryDelay(fails)) {
+		select {
+		case msgs <- msg:
+		case <-ctx.Done():
 			return nil
 		}
 	}
+}
+
+// handleOrWait handles one message; after a handler failure (the store is
+// down?) it waits before the next envelope rather than spin through all
+// of them. It reports false when ctx ended while waiting.
+func (c *Consumer) handleOrWait(ctx context.Context, msg jetstream.Msg, fails *int) bool {
+	if c.handle(ctx, msg) {
+		*fails = 0
+		return true
+	}
+	*fails++
+	return sleepCtx(ctx, retryDelay(*fails))
 }
 
 // handle processes one message and reports whether the handler succeeded

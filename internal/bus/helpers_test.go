@@ -188,6 +188,7 @@ type nodeOpts struct {
 	ackWait  time.Duration
 	failFunc func(Envelope) error
 	topo     Topology
+	workers  int
 }
 
 func startNode(t testing.TB, o nodeOpts) *node {
@@ -221,7 +222,7 @@ func startNode(t testing.TB, o nodeOpts) *node {
 		t.Fatal(err)
 	}
 	store.fail = o.failFunc
-	cons, err := NewConsumer(nc, ConsumerConfig{Topology: o.topo, CreateStream: true, AckWait: o.ackWait, Logger: testLogger(t)}, store)
+	cons, err := NewConsumer(nc, ConsumerConfig{Topology: o.topo, CreateStream: true, AckWait: o.ackWait, Workers: o.workers, Logger: testLogger(t)}, store)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,7 @@ type nodeFlags struct {
 	natsURL        string
 	natsCreds      string
 	scoreEvery     time.Duration
+	ingestWorkers  int
 	ramaConfig     string
 	site           string
 	oidcIssuer     string
@@ -81,6 +82,7 @@ func (f *nodeFlags) register(fs *flag.FlagSet, listen string) {
 	fs.StringVar(&f.natsURL, "nats-url", "", "use an existing NATS JetStream cluster at these `URLS` instead of the embedded server")
 	fs.StringVar(&f.natsCreds, "nats-creds", "", "the node's NATS credentials `FILE` for --nats-url")
 	fs.DurationVar(&f.scoreEvery, "score-every", 5*time.Minute, "how often every device is rescored (RAMA); a snapshot is kept per day")
+	fs.IntVar(&f.ingestWorkers, "ingest-workers", 0, "sensor events stored at once (0: 1 on SQLite, which has one writer; 4 on PostgreSQL)")
 	fs.StringVar(&f.ramaConfig, "rama-config", "", "RAMA weights and parameters, a YAML `FILE` (docs/rama.md)")
 	fs.StringVar(&f.site, "site", "", "the site's declarations for scoring, a YAML `FILE` (docs/rama.md)")
 	fs.StringVar(&f.oidcIssuer, "oidc-issuer", "", "single sign-on: the OpenID Connect issuer `URL` (the client secret comes from HEIR_OIDC_CLIENT_SECRET)")
@@ -189,7 +191,14 @@ func startNode(ctx context.Context, g *errgroup.Group, f *nodeFlags, log *slog.L
 	// The web server.
 	alerts := server.NewBroadcaster(server.BroadcasterOptions{})
 	n.ingest = &node.Ingest{Events: n.store, Alerts: alerts, Log: log}
-	cons, err := bus.NewConsumer(n.nc, bus.ConsumerConfig{CreateStream: true, Logger: log}, n.ingest)
+	workers := f.ingestWorkers
+	if workers == 0 {
+		workers = 1
+		if f.db != "" {
+			workers = 4
+		}
+	}
+	cons, err := bus.NewConsumer(n.nc, bus.ConsumerConfig{CreateStream: true, Workers: workers, Logger: log}, n.ingest)
 	if err != nil {
 		return nil, err
 	}
