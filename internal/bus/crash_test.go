@@ -28,6 +28,7 @@ const (
 	crashListenEnv = "HEIR_BUS_CRASH_LISTEN"
 	crashDelayEnv  = "HEIR_BUS_CRASH_DELAY"
 	crashStreamEnv = "HEIR_BUS_CRASH_STREAM_BYTES"
+	crashWorkerEnv = "HEIR_BUS_CRASH_WORKERS"
 )
 
 // runCrashNode is the child: an embedded server with file storage and a
@@ -38,6 +39,7 @@ func runCrashNode() int {
 	dir, listen := os.Getenv(crashDirEnv), os.Getenv(crashListenEnv)
 	delay, _ := time.ParseDuration(os.Getenv(crashDelayEnv))
 	streamBytes, _ := strconv.ParseInt(os.Getenv(crashStreamEnv), 10, 64)
+	workers, _ := strconv.Atoi(os.Getenv(crashWorkerEnv))
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, "crash node:", err); return 1 }
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer cancel()
@@ -70,7 +72,7 @@ func runCrashNode() int {
 	// events and the sensor keeps them in its spool, so that the kills
 	// find both the sensor and the node in the middle of their replays.
 	cons, err := NewConsumer(nc, ConsumerConfig{CreateStream: true, Limits: StreamLimits{MaxBytes: streamBytes},
-		AckWait: 2 * time.Second, MaxAckPending: 128}, h)
+		AckWait: 2 * time.Second, MaxAckPending: 128, Workers: workers}, h)
 	if err != nil {
 		return fail(err)
 	}
@@ -87,7 +89,7 @@ type child struct {
 	stderr *bytes.Buffer
 }
 
-func startCrashNode(t *testing.T, dir, listen string) *child {
+func startCrashNode(t *testing.T, dir, listen string, workers int) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	streamBytes := 256 << 10 // about 450 envelopes
@@ -95,7 +97,7 @@ func startCrashNode(t *testing.T, dir, listen string) *child {
 		streamBytes = 16 << 10
 	}
 	cmd.Env = append(os.Environ(), crashNodeEnv+"=1", crashDirEnv+"="+dir, crashListenEnv+"="+listen,
-		crashDelayEnv+"=400us", crashStreamEnv+"="+strconv.Itoa(streamBytes))
+		crashDelayEnv+"=400us", crashStreamEnv+"="+strconv.Itoa(streamBytes), crashWorkerEnv+"="+strconv.Itoa(workers))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -153,8 +155,15 @@ func (c *child) stop(t *testing.T) {
 // SIGKILL twice, mid-replay, and restarted on its files. At each kill the
 // node holds events it acknowledged to the sensor but had not stored yet.
 // In the end every event the publisher had acknowledged — indeed every
-// event — is stored, and none twice.
+// event — is stored, and none twice. It runs with the node's consumer
+// handling one envelope at a time and with four workers.
 func TestCrashDuringReplay(t *testing.T) {
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) { crashDuringReplay(t, workers) })
+	}
+}
+
+func crashDuringReplay(t *testing.T, workers int) {
 	dir := t.TempDir()
 	addr := freePort(t)
 	reg := NewRegistry(filepath.Join(dir, "sensors.json"))
@@ -206,7 +215,7 @@ func TestCrashDuringReplay(t *testing.T) {
 		}
 		return n
 	}
-	node := startCrashNode(t, dir, addr)
+	node := startCrashNode(t, dir, addr, workers)
 	db := reader()
 	var ackedAtKill []uint64
 	sensorMidReplay := false
@@ -220,7 +229,7 @@ func TestCrashDuringReplay(t *testing.T) {
 			t.Fatalf("the node held no acknowledged, unstored event when killed (%d stored, %d acknowledged)", n, st.AckedSeq)
 		}
 		sensorMidReplay = sensorMidReplay || st.SpoolPending > 0
-		node = startCrashNode(t, dir, addr)
+		node = startCrashNode(t, dir, addr, workers)
 	}
 	if !sensorMidReplay {
 		t.Error("the sensor had finished its replay at both kills")
