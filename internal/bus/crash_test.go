@@ -97,7 +97,10 @@ func startCrashNode(t *testing.T, dir, listen string, workers int) *child {
 		streamBytes = 16 << 10
 	}
 	cmd.Env = append(os.Environ(), crashNodeEnv+"=1", crashDirEnv+"="+dir, crashListenEnv+"="+listen,
-		crashDelayEnv+"=400us", crashStreamEnv+"="+strconv.Itoa(streamBytes), crashWorkerEnv+"="+strconv.Itoa(workers))
+		// Each worker is as slow as the one worker of the first run, so
+		// that both runs fall behind the sensor as much and the kills find
+		// acknowledged, unstored events either way.
+		crashDelayEnv+"="+(time.Duration(workers)*400*time.Microsecond).String(), crashStreamEnv+"="+strconv.Itoa(streamBytes), crashWorkerEnv+"="+strconv.Itoa(workers))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
