@@ -150,6 +150,9 @@ func (u *UI) routes() {
 	m.HandleFunc("GET /sensors", u.sensors)
 	m.HandleFunc("POST /sensors", u.issueSensor)
 	m.HandleFunc("POST /sensors/{name}/revoke", u.revokeSensor)
+	m.HandleFunc("GET /tokens", u.tokens)
+	m.HandleFunc("POST /tokens", u.createToken)
+	m.HandleFunc("POST /tokens/{id}/revoke", u.revokeToken)
 	m.HandleFunc("GET /settings", u.settings)
 	m.HandleFunc("POST /settings/rama", u.saveSettings)
 	m.HandleFunc("POST /settings/rama/reset", u.resetSettings)
@@ -162,7 +165,7 @@ func (u *UI) routes() {
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"overview", "devices", "device", "alerts", "alert", "findings", "finding", "threats", "threat", "settings", "users", "sensors", "error"}
+var pageNames = []string{"overview", "devices", "device", "alerts", "alert", "findings", "finding", "threats", "threat", "settings", "users", "sensors", "tokens", "error"}
 
 func (u *UI) parseTemplates() error {
 	for _, name := range pageNames {
