@@ -42,6 +42,7 @@ func (u *UI) renderUsers(w http.ResponseWriter, r *http.Request, v usersView, st
 
 // formRoles are the roles ticked in a form, in the store's order.
 func formRoles(r *http.Request) []string {
+	_ = r.ParseForm() // a bad body leaves PostForm empty: no role, which the API then judges
 	got := r.PostForm["role"]
 	return slices.DeleteFunc(slices.Clone(store.Roles), func(role string) bool { return !slices.Contains(got, role) })
 }
