@@ -41,15 +41,23 @@ func (u *UI) renderUsers(w http.ResponseWriter, r *http.Request, v usersView, st
 }
 
 // formRoles are the roles ticked in a form, in the store's order.
-func formRoles(r *http.Request) []string {
-	_ = r.ParseForm() // a bad body leaves PostForm empty: no role, which the API then judges
+func formRoles(r *http.Request) ([]string, error) {
+	// A body that does not parse must not read as "no role ticked".
+	if err := r.ParseForm(); err != nil {
+		return nil, err
+	}
 	got := r.PostForm["role"]
-	return slices.DeleteFunc(slices.Clone(store.Roles), func(role string) bool { return !slices.Contains(got, role) })
+	return slices.DeleteFunc(slices.Clone(store.Roles), func(role string) bool { return !slices.Contains(got, role) }), nil
 }
 
 func (u *UI) createUser(w http.ResponseWriter, r *http.Request) {
+	roles, err := formRoles(r)
+	if err != nil {
+		u.errorPage(w, r, http.StatusBadRequest, "The form did not arrive whole; send it again.")
+		return
+	}
 	req := server.CreateUserRequest{Name: strings.TrimSpace(r.PostFormValue("name")),
-		DisplayName: strings.TrimSpace(r.PostFormValue("display_name")), Roles: formRoles(r)}
+		DisplayName: strings.TrimSpace(r.PostFormValue("display_name")), Roles: roles}
 	var out server.CreatedUser
 	if err := u.api.do(r, http.MethodPost, "/api/v1/users", nil, req, &out); err != nil {
 		if isStatus(err, http.StatusBadRequest) || isStatus(err, http.StatusConflict) {
@@ -64,7 +72,11 @@ func (u *UI) createUser(w http.ResponseWriter, r *http.Request) {
 
 // updateUser changes an account's roles and whether it may sign in.
 func (u *UI) updateUser(w http.ResponseWriter, r *http.Request) {
-	roles := formRoles(r)
+	roles, err := formRoles(r)
+	if err != nil {
+		u.errorPage(w, r, http.StatusBadRequest, "The form did not arrive whole; send it again.")
+		return
+	}
 	disabled := r.PostFormValue("disabled") == "on"
 	req := server.UpdateUserRequest{Roles: &roles, Disabled: &disabled}
 	var out store.User
