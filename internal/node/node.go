@@ -306,9 +306,11 @@ func (s *Scoring) config(ctx context.Context) (*rama.Config, error) {
 // is Medium and stays 69.
 func roundScore(x float64) int { return int(x) }
 
+// allAssets reads every device without its evidence and top peers, which
+// scoring does not use.
 func allAssets(ctx context.Context, st store.Assets) ([]event.Asset, error) {
 	var out []event.Asset
-	q := store.AssetQuery{ListOptions: store.ListOptions{Limit: store.MaxLimit, Sort: store.Sort{Key: "id"}}}
+	q := store.AssetQuery{ListOptions: store.ListOptions{Limit: store.MaxLimit, Sort: store.Sort{Key: "id"}}, Brief: true}
 	for {
 		p, err := st.ListAssets(ctx, q)
 		if err != nil {
@@ -344,7 +346,7 @@ func allFindings(ctx context.Context, st store.Findings) ([]event.Finding, error
 
 func alertsSince(ctx context.Context, st store.Alerts, since time.Time) ([]event.Alert, error) {
 	var out []event.Alert
-	q := store.AlertQuery{ListOptions: store.ListOptions{Limit: store.MaxLimit, Sort: store.Sort{Key: "id"}}, Since: since}
+	q := store.AlertQuery{ListOptions: store.ListOptions{Limit: store.MaxLimit, Sort: store.Sort{Key: "id"}}, Since: since, Brief: true}
 	for {
 		p, err := st.ListAlerts(ctx, q)
 		if err != nil {

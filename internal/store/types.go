@@ -148,6 +148,10 @@ type AlertQuery struct {
 	Tags []TagRef
 	// Since and Until bound Start: [since, until).
 	Since, Until time.Time
+	// Brief leaves out each alert's description, counts, samples,
+	// evidence and remediation: what scoring does not read, and most of
+	// an alert's record.
+	Brief bool
 }
 
 // AlertSortKeys are the keys ListAlerts sorts by; the first is the default

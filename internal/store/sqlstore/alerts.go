@@ -289,8 +289,23 @@ func (db *DB) ListAlerts(ctx context.Context, q store.AlertQuery) (store.Page[ev
 			return event.Alert{}, err
 		}
 		var a event.Alert
-		return a, wrapErr(json.Unmarshal([]byte(doc), &a), "decode stored alert")
+		var into any = &a
+		if q.Brief {
+			into = &briefAlert{Alert: &a}
+		}
+		return a, wrapErr(json.Unmarshal([]byte(doc), into), "decode stored alert")
 	})
+}
+
+// briefAlert decodes a stored alert without its bulky parts, as
+// briefAsset does an asset.
+type briefAlert struct {
+	*event.Alert
+	Description skipJSON `json:"description"`
+	Counts      skipJSON `json:"counts"`
+	Samples     skipJSON `json:"samples"`
+	Evidence    skipJSON `json:"evidence"`
+	Remediation skipJSON `json:"remediation"`
 }
 
 // maxBuckets bounds a histogram's size.

@@ -64,6 +64,22 @@ func testAlertIncident(t *testing.T, b Backend) {
 	if fmt.Sprint(got) != fmt.Sprint(a) {
 		t.Errorf("alert round trip:\n got %+v\nwant %+v", got, a)
 	}
+	// A brief list leaves out the description, counts, samples, evidence
+	// and remediation, and only them.
+	for _, brief := range []bool{false, true} {
+		pg, err := s.ListAlerts(ctx, store.AlertQuery{Brief: brief})
+		must(t, err)
+		if len(pg.Items) != 1 {
+			t.Fatalf("list of one alert: %d items", len(pg.Items))
+		}
+		w := a
+		if brief {
+			w.Description, w.Counts, w.Samples, w.Evidence, w.Remediation = "", nil, nil, nil, ""
+		}
+		if fmt.Sprint(pg.Items[0]) != fmt.Sprint(w) {
+			t.Errorf("list (brief %v):\n got %+v\nwant %+v", brief, pg.Items[0], w)
+		}
+	}
 
 	// The incident goes on: more attempts, a second target.
 	up := a
