@@ -49,9 +49,29 @@ var forwarded = []string{"Cookie", "Authorization", "Origin", "Sec-Fetch-Site", 
 // do sends one sub-request and decodes a JSON answer into out (nil: the
 // body is dropped).
 func (a *api) do(r *http.Request, method, path string, q url.Values, body, out any) error {
+	_, err := a.call(r, method, path, q, body, out)
+	return err
+}
+
+// doSession is do for a call that replaces the user's session (a password
+// change starts a new one): the answer's cookies go to the browser.
+func (a *api) doSession(w http.ResponseWriter, r *http.Request, method, path string, body, out any) error {
+	rec, err := a.call(r, method, path, nil, body, out)
+	if err != nil {
+		return err
+	}
+	for _, c := range rec.header.Values("Set-Cookie") {
+		w.Header().Add("Set-Cookie", c)
+	}
+	return nil
+}
+
+// call sends one sub-request, decodes a JSON answer into out (nil: the
+// body is dropped) and returns the recorded answer.
+func (a *api) call(r *http.Request, method, path string, q url.Values, body, out any) (*recorder, error) {
 	hp := a.h.Load()
 	if hp == nil {
-		return errNoAPI
+		return nil, errNoAPI
 	}
 	target := path
 	if len(q) > 0 {
@@ -61,13 +81,13 @@ func (a *api) do(r *http.Request, method, path string, q url.Values, body, out a
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return fmt.Errorf("encode %s %s: %w", method, path, err)
+			return nil, fmt.Errorf("encode %s %s: %w", method, path, err)
 		}
 		rd = bytes.NewReader(b)
 	}
 	sub, err := http.NewRequestWithContext(r.Context(), method, target, rd)
 	if err != nil {
-		return fmt.Errorf("sub-request %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("sub-request %s %s: %w", method, path, err)
 	}
 	sub.Host, sub.RemoteAddr, sub.TLS = r.Host, r.RemoteAddr, r.TLS
 	for _, h := range forwarded {
@@ -90,20 +110,20 @@ func (a *api) do(r *http.Request, method, path string, q url.Values, body, out a
 	rec := newRecorder(maxAPIBody)
 	(*hp).ServeHTTP(rec, sub)
 	if rec.overflow {
-		return fmt.Errorf("%s %s: answer larger than %d bytes", method, path, maxAPIBody)
+		return nil, fmt.Errorf("%s %s: answer larger than %d bytes", method, path, maxAPIBody)
 	}
 	if rec.status < 200 || rec.status > 299 {
 		e := &apiError{Status: rec.status}
 		_ = json.Unmarshal(rec.body.Bytes(), &e.Problem) // a body that is no problem document leaves the status
-		return e
+		return nil, e
 	}
 	if out == nil {
-		return nil
+		return rec, nil
 	}
 	if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {
-		return fmt.Errorf("decode %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("decode %s %s: %w", method, path, err)
 	}
-	return nil
+	return rec, nil
 }
 
 func (a *api) get(r *http.Request, path string, q url.Values, out any) error {

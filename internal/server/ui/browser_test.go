@@ -482,7 +482,7 @@ func browserSuite(t *testing.T, n *Node) {
 			{"/threats/enisa-etl-2018/11", "threat-enisa-11", `document.querySelectorAll('table.findings tbody tr').length > 0`, true},
 			{"/threats/owasp-2021/A07", "threat-owasp-a07", `document.querySelectorAll('table.findings tbody tr').length > 0 && document.querySelectorAll('table.alerts tbody tr').length > 0`, false},
 			{"/alerts/lab-a04", "alert", `document.querySelector('h1').textContent.includes('brute force')`, true},
-			{"/tokens", "tokens", `document.querySelector('form.token-new') !== null`, true},
+			{"/tokens", "account", `document.querySelector('form.token-new') !== null && document.querySelector('form.password-change') !== null`, true},
 			{"/settings", "settings", `document.querySelector('pre.raw, #rama-yaml') !== null && document.querySelector('[data-source]') !== null`, true},
 		} {
 			if !n.Local && strings.Contains(p.path, "lab-a04") {

@@ -66,3 +66,42 @@ func TestTokensPage(t *testing.T) {
 		t.Errorf("bad expiry: %d\n%s", res.StatusCode, text(string(body)))
 	}
 }
+
+// TestChangeOwnPassword: a user changes their password on their account
+// page and stays signed in; the old password stops working.
+func TestChangeOwnPassword(t *testing.T) {
+	n := startNode(t)
+	if !n.Local {
+		t.Skip("changes a password: only on the in-process node")
+	}
+	viewer := signIn(t, n, "viewer")
+	old := n.Users["viewer"].Password
+	if p := viewer.page("/tokens", http.StatusOK); !strings.Contains(p, `action="/account/password"`) {
+		t.Fatalf("no password form on the account page:\n%s", text(p))
+	}
+	for _, c := range []struct{ cur, next, again, why string }{
+		{old, "a new passphrase 1", "a new passphrase 2", "repetition differs"},
+		{"not the password", "a new passphrase 1", "a new passphrase 1", "wrong current password"},
+		{old, "short", "short", "too short"},
+	} {
+		res, body := viewer.form("/account/password", url.Values{"csrf_token": {viewer.csrf}, "current_password": {c.cur}, "new_password": {c.next}, "confirm_password": {c.again}})
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(text(string(body)), "Not changed") {
+			t.Errorf("%s: %d\n%s", c.why, res.StatusCode, text(string(body)))
+		}
+	}
+	next := "a fresh passphrase for ward 4"
+	res, body := viewer.form("/account/password", url.Values{"csrf_token": {viewer.csrf}, "current_password": {old}, "new_password": {next}, "confirm_password": {next}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("password change: %d, want 303\n%s", res.StatusCode, text(string(body)))
+	}
+	// The browser got the new session's cookie: it is still signed in.
+	if p := text(viewer.page("/tokens", http.StatusOK)); !strings.Contains(p, "Your password is changed") {
+		t.Errorf("after the change the account page should confirm:\n%s", p)
+	}
+	name := n.Users["viewer"].Name
+	res, _ = viewer.send("POST", "/api/v1/auth/login", "application/json", mustJSON(t, server.LoginRequest{Username: name, Password: old}), nil)
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the old password signs in with %d, want 401", res.StatusCode)
+	}
+	signIn(t, &Node{URL: n.URL, Users: map[string]Cred{"viewer": {Name: name, Password: next}}}, "viewer")
+}

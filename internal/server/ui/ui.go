@@ -150,6 +150,7 @@ func (u *UI) routes() {
 	m.HandleFunc("GET /sensors", u.sensors)
 	m.HandleFunc("POST /sensors", u.issueSensor)
 	m.HandleFunc("POST /sensors/{name}/revoke", u.revokeSensor)
+	m.HandleFunc("POST /account/password", u.changePassword)
 	m.HandleFunc("GET /tokens", u.tokens)
 	m.HandleFunc("POST /tokens", u.createToken)
 	m.HandleFunc("POST /tokens/{id}/revoke", u.revokeToken)

@@ -97,6 +97,13 @@ func (u *UI) updateUser(w http.ResponseWriter, r *http.Request) {
 
 // resetPassword gives an account a new random password, shown once.
 func (u *UI) resetPassword(w http.ResponseWriter, r *http.Request) {
+	// A reset ends every session of the account: one's own would end the
+	// session this page needs to show the new password, which would then
+	// be lost. One's own password is changed knowing the current one.
+	if p, ok := server.PrincipalFrom(r.Context()); ok && p.User.ID == r.PathValue("id") {
+		u.errorPage(w, r, http.StatusBadRequest, "Change your own password on your account page (it asks for the current one); another administrator can reset it.")
+		return
+	}
 	pw := rand.Text()
 	var out store.User
 	if err := u.api.do(r, http.MethodPatch, "/api/v1/users/"+pathID(r.PathValue("id")), nil, server.UpdateUserRequest{Password: &pw}, &out); err != nil {

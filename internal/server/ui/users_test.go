@@ -83,6 +83,14 @@ func TestUsersPage(t *testing.T) {
 		t.Errorf("demoting the last administrator: %d\n%s", res.StatusCode, text(string(body)))
 	}
 
+	// One's own password is not reset from this page: the reset would end
+	// the session that shows it.
+	res, _ = admin.form("/users/"+me.User.ID+"/password", url.Values{"csrf_token": {admin.csrf}})
+	if res.StatusCode != http.StatusBadRequest {
+		t.Errorf("resetting one's own password: %d, want 400", res.StatusCode)
+	}
+	admin.page("/users", http.StatusOK) // still signed in
+
 	// A new password is shown once and works (after enabling again).
 	admin.form("/users/"+id, url.Values{"csrf_token": {admin.csrf}, "role": {"viewer"}})
 	res, body = admin.form("/users/"+id+"/password", url.Values{"csrf_token": {admin.csrf}})
