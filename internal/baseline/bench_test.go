@@ -79,12 +79,7 @@ func (discardOutput) ARP(*sensor.ARP)                  {}
 // sensor with the baseline, per packet: the ratio is the baseline's cost.
 func BenchmarkLabReplay(b *testing.B) {
 	path := testenv.DataFile(b, "pcap/lab/medlab-dev.pcap")
-	src, err := capture.OpenFiles([]string{path})
-	if err != nil {
-		b.Fatal(err)
-	}
-	pkts, err := capture.ReadAll(context.Background(), src)
-	src.Close()
+	pkts, err := capture.ReadFiles(context.Background(), path)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heir-emd/heir/internal/detect"
 	"github.com/heir-emd/heir/internal/event"
 	"github.com/heir-emd/heir/internal/incidents"
 )
@@ -82,24 +83,10 @@ var baseSeverity = [numKinds]string{
 	kFlowSize: event.SeverityLow, kFlowRhythm: event.SeverityLow, kBurst: event.SeverityLow, kVolume: event.SeverityLow,
 }
 
-func rank(s string) int {
-	switch s {
-	case event.SeverityLow:
-		return 1
-	case event.SeverityMedium:
-		return 2
-	case event.SeverityHigh:
-		return 3
-	case event.SeverityCritical:
-		return 4
-	}
-	return 0
-}
-
 var severities = [...]string{"", event.SeverityLow, event.SeverityMedium, event.SeverityHigh, event.SeverityCritical}
 
 func (in *incident) raise(s string) {
-	if rank(s) > rank(in.severity) {
+	if detect.SeverityRank(s) > detect.SeverityRank(in.severity) {
 		in.severity = s
 	}
 }
@@ -254,7 +241,7 @@ func (b *Baseline) alert(in *incident, final bool) *event.Alert {
 	}
 	sev := in.severity
 	if in.sensitive {
-		sev = severities[min(rank(sev)+1, 4)]
+		sev = severities[min(detect.SeverityRank(sev)+1, 4)]
 	}
 	a := &event.Alert{
 		V: event.Version, Type: event.TypeAlert, ID: in.id, Rule: rule, Model: "baseline",

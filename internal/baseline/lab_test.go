@@ -1,14 +1,11 @@
 package baseline
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -43,22 +40,7 @@ func epoch(f float64) time.Time {
 }
 
 func readGroundTruth(t *testing.T, path string) []gtWindow {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []gtWindow
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var w gtWindow
-		if err := json.Unmarshal(sc.Bytes(), &w); err != nil {
-			t.Fatalf("ground truth: %v", err)
-		}
-		out = append(out, w)
-	}
-	return out
+	return testenv.JSONLines[gtWindow](t, path)
 }
 
 // until ends a source at a capture time: the benign part of the capture.

@@ -380,3 +380,14 @@ func ReadAll(ctx context.Context, src Source) ([]Packet, error) {
 		out = append(out, q)
 	}
 }
+
+// ReadFiles opens captures as OpenFiles does and reads them whole with
+// ReadAll.
+func ReadFiles(ctx context.Context, paths ...string) ([]Packet, error) {
+	src, err := OpenFiles(paths)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	return ReadAll(ctx, src)
+}

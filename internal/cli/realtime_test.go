@@ -160,12 +160,7 @@ func (p *rtPipeline) periodic() {
 // loadCapture reads a capture into memory.
 func loadCapture(t *testing.T, path string) []capture.Packet {
 	t.Helper()
-	src, err := capture.OpenFiles([]string{path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	pkts, err := capture.ReadAll(context.Background(), src)
+	pkts, err := capture.ReadFiles(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}

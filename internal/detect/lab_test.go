@@ -1,12 +1,10 @@
 package detect
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"math"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -64,22 +62,7 @@ func holds(list []string, addr netip.Addr) bool {
 }
 
 func readGroundTruth(t *testing.T, path string) []window {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []window
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var w window
-		if err := json.Unmarshal(sc.Bytes(), &w); err != nil {
-			t.Fatalf("ground truth: %v", err)
-		}
-		out = append(out, w)
-	}
-	return out
+	return testenv.JSONLines[window](t, path)
 }
 
 // firstSeen is a Sink that remembers, for each alert, the event time at

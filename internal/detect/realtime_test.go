@@ -29,12 +29,7 @@ var (
 // loadPackets reads a capture into memory.
 func loadPackets(t testing.TB, path string) []capture.Packet {
 	t.Helper()
-	src, err := capture.OpenFiles([]string{path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	pkts, err := capture.ReadAll(context.Background(), src)
+	pkts, err := capture.ReadFiles(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
