@@ -2,7 +2,6 @@ package ui
 
 import (
 	"cmp"
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/heir-emd/heir/internal/event"
-	"github.com/heir-emd/heir/internal/server"
 	"github.com/heir-emd/heir/internal/store"
 )
 
@@ -109,35 +107,18 @@ func (u *UI) alerts(w http.ResponseWriter, r *http.Request) {
 	if len(sq) > 0 {
 		v.Stream += "?" + sq.Encode()
 	}
-	var l server.List[event.Alert]
-	err := u.api.get(r, "/api/v1/alerts", aq, &l)
-	var ae *apiError
-	switch {
-	case errors.As(err, &ae) && ae.Status == http.StatusBadRequest:
-		v.Error = problemText(err)
-	case err != nil:
+	l, err := getList[event.Alert](&u.api, r, "/api/v1/alerts", aq, q)
+	if err != nil {
 		u.failAPI(w, r, err)
 		return
 	}
-	v.Items, v.Total = l.Items, derefTotal(l.Total)
-	if l.Next != "" {
-		nq := url.Values{}
-		for k, vs := range q {
-			nq[k] = vs
-		}
-		nq.Set("cursor", l.Next)
-		v.Next = "?" + nq.Encode()
-	}
+	v.Items, v.Total, v.Next, v.Error = l.Items, derefTotal(l.Total), l.Next, l.Problem
 	if group != "none" {
 		v.Groups = groupAlerts(v.Items, group, q)
 	}
 	pg := u.newPage(r, "alerts", "Alerts")
 	pg.Data = v
-	status := http.StatusOK
-	if v.Error != "" {
-		status = http.StatusBadRequest
-	}
-	u.render(w, r, status, "alerts", pg)
+	u.render(w, r, listStatus(v.Error), "alerts", pg)
 }
 
 // groupKey is an alert's group under by.

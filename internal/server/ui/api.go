@@ -175,3 +175,43 @@ func problemText(err error) string {
 	}
 	return "The node could not answer; its log says why."
 }
+
+// listPage is one page of a list page's items.
+type listPage[T any] struct {
+	server.List[T]
+	// Next links to the following page with the same filters ("" on the
+	// last page).
+	Next string
+	// Problem is the API's reason for refusing a filter (a 400), shown
+	// beside the form rather than losing it.
+	Problem string
+}
+
+// getList reads one page of a list for a page whose query is q.
+func getList[T any](a *api, r *http.Request, path string, aq, q url.Values) (listPage[T], error) {
+	var p listPage[T]
+	err := a.get(r, path, aq, &p.List)
+	switch {
+	case isStatus(err, http.StatusBadRequest):
+		p.Problem = problemText(err)
+	case err != nil:
+		return p, err
+	}
+	if p.List.Next != "" {
+		nq := url.Values{}
+		for k, vs := range q {
+			nq[k] = vs
+		}
+		nq.Set("cursor", p.List.Next)
+		p.Next = "?" + nq.Encode()
+	}
+	return p, nil
+}
+
+// listStatus is a list page's status: 400 when the API refused a filter.
+func listStatus(problem string) int {
+	if problem != "" {
+		return http.StatusBadRequest
+	}
+	return http.StatusOK
+}

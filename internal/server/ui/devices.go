@@ -3,7 +3,6 @@ package ui
 import (
 	"cmp"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -121,34 +120,15 @@ func (u *UI) devices(w http.ResponseWriter, r *http.Request) {
 		{Key: "name", Label: "Device"}, {Key: "role", Label: "Role"}, {Key: "vendor", Label: "Vendor"},
 		{Key: "model", Label: "Model"}, {Key: "risk", Label: "RAMA", Numeric: true}, {Key: "last_seen", Label: "Last seen", Numeric: true},
 	})
-	var l server.List[store.Asset]
-	err := u.api.get(r, "/api/v1/assets", aq, &l)
-	var ae *apiError
-	switch {
-	case errors.As(err, &ae) && ae.Status == http.StatusBadRequest:
-		// A bad filter (a network that is no prefix): say so beside the
-		// form rather than lose it.
-		v.Error = problemText(err)
-	case err != nil:
+	l, err := getList[store.Asset](&u.api, r, "/api/v1/assets", aq, q)
+	if err != nil {
 		u.failAPI(w, r, err)
 		return
 	}
-	v.Items, v.Total = l.Items, derefTotal(l.Total)
-	if l.Next != "" {
-		nq := url.Values{}
-		for k, vs := range q {
-			nq[k] = vs
-		}
-		nq.Set("cursor", l.Next)
-		v.Next = "?" + nq.Encode()
-	}
+	v.Items, v.Total, v.Next, v.Error = l.Items, derefTotal(l.Total), l.Next, l.Problem
 	pg := u.newPage(r, "devices", "Devices")
 	pg.Data = v
-	status := http.StatusOK
-	if v.Error != "" {
-		status = http.StatusBadRequest
-	}
-	u.render(w, r, status, "devices", pg)
+	u.render(w, r, listStatus(v.Error), "devices", pg)
 }
 
 // deviceView is the device page.

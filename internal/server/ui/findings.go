@@ -3,7 +3,6 @@ package ui
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -74,32 +73,15 @@ func (u *UI) findings(w http.ResponseWriter, r *http.Request) {
 		s.Checked = s.Value == f.Sort
 		v.Sorts = append(v.Sorts, s)
 	}
-	var l server.List[store.Finding]
-	err := u.api.get(r, "/api/v1/findings", aq, &l)
-	var ae *apiError
-	switch {
-	case errors.As(err, &ae) && ae.Status == http.StatusBadRequest:
-		v.Error = problemText(err)
-	case err != nil:
+	l, err := getList[store.Finding](&u.api, r, "/api/v1/findings", aq, q)
+	if err != nil {
 		u.failAPI(w, r, err)
 		return
 	}
-	v.Items, v.Total = l.Items, derefTotal(l.Total)
-	if l.Next != "" {
-		nq := url.Values{}
-		for k, vs := range q {
-			nq[k] = vs
-		}
-		nq.Set("cursor", l.Next)
-		v.Next = "?" + nq.Encode()
-	}
+	v.Items, v.Total, v.Next, v.Error = l.Items, derefTotal(l.Total), l.Next, l.Problem
 	pg := u.newPage(r, "findings", "Findings")
 	pg.Data = v
-	status := http.StatusOK
-	if v.Error != "" {
-		status = http.StatusBadRequest
-	}
-	u.render(w, r, status, "findings", pg)
+	u.render(w, r, listStatus(v.Error), "findings", pg)
 }
 
 type findingView struct {
